@@ -1,0 +1,1318 @@
+/*
+ * pager.c - the paging engine: moves guest frames between RAM and the
+ * page store through the hypervisor's paging ring, on hv_sim and hv_xen
+ * alike.
+ *
+ * Eviction runs in the caller's thread (xenshape_run()), in batches:
+ * nominate, map, write to the store durably, record, unmap, evict.  The
+ * order is what makes it safe: a frame is evicted only once its data and
+ * index record are durable, and unmapped before evict because Xen refuses
+ * to evict a referenced page.  Frames that refuse nomination (EBUSY) are
+ * skipped; an evict that loses a race with the guest (EBUSY) only costs
+ * the record, the guest's EVICT_FAIL request is answered by the ring
+ * thread.
+ *
+ * Page-in requests are served by the ring thread as soon as they arrive,
+ * ahead of any eviction work: read and verify the frame, load it, answer
+ * with exactly one response carrying VM_EVENT_INTERFACE_VERSION (Xen
+ * drops a response without it and the vCPU never runs again).  A frame
+ * whose checksum fails is never loaded: its request stays unanswered, the
+ * domain is paused and the error latched, so the guest cannot run on
+ * wrong data.
+ *
+ * A restarted daemon re-attaches to the ring the dead one left (its port
+ * is kept in the state directory), probes each recovered store record
+ * with a buffer-less prep (EINVAL: still paged, keep; ENOENT or 0: back
+ * in RAM, drop) and answers every request still on the ring.
+ */
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "pager/pager.h"
+
+#define RING_THREAD_RETRY_MS 2
+
+uint32_t xenshape__dom_tag(const uint8_t handle[16])
+{
+    return (uint32_t)XXH3_64bits(handle, 16);
+}
+
+xenshape__dom *xenshape__pager_find(xenshape_ctx *ctx, uint32_t domid)
+{
+    unsigned i;
+
+    for (i = 0; i < ctx->nr_doms; i++)
+        if (ctx->doms[i]->domid == domid)
+            return ctx->doms[i];
+    return NULL;
+}
+
+static void kick(int fd)
+{
+    uint64_t one = 1;
+    ssize_t r = write(fd, &one, sizeof(one));
+
+    (void)r;
+}
+
+static void drain_eventfd(int fd)
+{
+    uint64_t v;
+    ssize_t r = read(fd, &v, sizeof(v));
+
+    (void)r;
+}
+
+/* ---- per-domain state ------------------------------------------------ */
+
+static void dom_free(xenshape_ctx *ctx, xenshape__dom *d)
+{
+    uint64_t g;
+
+    if (!d)
+        return;
+    /* Records still held stay valid on disk: a later daemon recovers them.
+     * Only our in-memory claim on them goes. */
+    if (d->gfn_rec && ctx->store)
+        for (g = 0; g < d->nr_gfns; g++)
+            if (d->gfn_rec[g])
+                xenshape__store_free(ctx->store, d->gfn_rec[g]);
+    if (d->hvd)
+        xenshape__hv_ring_close(ctx->hv, d->hvd);
+    if (d->sel)
+        xenshape__select_clock.free(d->sel);
+    if (d->lock_init)
+        pthread_mutex_destroy(&d->lock);
+    free(d->gfn_rec);
+    free(d->gfn_flags);
+    free(d->pagein_buf);
+    free(d);
+}
+
+static int dom_new(xenshape__dom **d_r, const xenshape__hv_dominfo *info)
+{
+    xenshape__dom *d = NULL;
+    int rc;
+
+    d = xenshape__calloc(1, sizeof(*d));
+    if (!d) {
+        rc = XENSHAPE_ENOMEM;
+        goto out;
+    }
+    d->domid = info->domid;
+    d->dom_tag = xenshape__dom_tag(info->handle);
+    d->nr_gfns = info->max_gpfn;
+    d->target = UINT64_MAX;
+    d->gfn_rec = xenshape__calloc(d->nr_gfns, sizeof(*d->gfn_rec));
+    d->gfn_flags = xenshape__calloc(d->nr_gfns, 1);
+    d->pagein_buf = xenshape__alloc_aligned(XENSHAPE__PAGE_SIZE);
+    if (!d->gfn_rec || !d->gfn_flags || !d->pagein_buf) {
+        rc = XENSHAPE_ENOMEM;
+        goto out;
+    }
+    rc = xenshape__select_clock.init(&d->sel, d->nr_gfns);
+    if (rc)
+        goto out;
+    if (pthread_mutex_init(&d->lock, NULL)) {
+        rc = XENSHAPE_ENOMEM;
+        goto out;
+    }
+    d->lock_init = true;
+    *d_r = d;
+    d = NULL;
+    rc = 0;
+ out:
+    if (d) {
+        free(d->gfn_rec);
+        free(d->gfn_flags);
+        free(d->pagein_buf);
+        if (d->sel)
+            xenshape__select_clock.free(d->sel);
+        free(d);
+    }
+    return rc;
+}
+
+/* Drop our claim on gfn's record if it is still rec.  Caller holds
+ * d->lock.  Two paths may race to release the same record (a fault and a
+ * prefetch, or a fault and a failed evict): only the first one frees. */
+static void release_locked(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
+                           xenshape__store_rec rec)
+{
+    if (d->gfn_rec[gfn] != rec)
+        return;
+    d->gfn_rec[gfn] = 0;
+    d->held--;
+    xenshape__store_free(ctx->store, rec);
+}
+
+/* ---- ring port persistence ------------------------------------------- */
+
+static int port_path(xenshape_ctx *ctx, uint32_t domid, char *buf,
+                     size_t len)
+{
+    int n = snprintf(buf, len, "%s/domain-%u.ring", ctx->state_dir, domid);
+
+    return (n < 0 || (size_t)n >= len) ? XENSHAPE_EINVAL : 0;
+}
+
+/*
+ * There is no hypercall that tells which port a ring was bound to, so the
+ * port is written down at enable time, durably, before any frame is
+ * evicted: without it a restarted daemon could never serve the ring.
+ */
+static int port_save(xenshape_ctx *ctx, uint32_t domid, uint32_t tag,
+                     uint32_t port)
+{
+    char path[4096], tmp[4200], line[64];
+    int fd = -1, rc, n, inj;
+
+    rc = port_path(ctx, domid, path, sizeof(path));
+    if (rc)
+        goto out;
+    if (mkdir(ctx->state_dir, 0700) < 0 && errno != EEXIST) {
+        XSLOG(ctx->lg, ERROR, errno, "cannot create state directory %s",
+              ctx->state_dir);
+        rc = XENSHAPE_EIO;
+        goto out;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    n = snprintf(line, sizeof(line), "port=%u tag=%u\n", port, tag);
+    inj = xenshape__fault(XENSHAPE__FAULT_STATE_WRITE);
+    fd = inj ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, line, n) != n || fdatasync(fd) < 0 ||
+        rename(tmp, path) < 0) {
+        XSLOG(ctx->lg, ERROR, inj > 0 ? inj : errno,
+              "cannot record the ring port of domain %u in %s", domid, path);
+        rc = XENSHAPE_EIO;
+        goto out;
+    }
+    rc = 0;
+ out:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static int port_load(xenshape_ctx *ctx, uint32_t domid, uint32_t tag,
+                     uint32_t *port_r)
+{
+    char path[4096];
+    unsigned port, ftag;
+    FILE *f = NULL;
+    int rc;
+
+    rc = port_path(ctx, domid, path, sizeof(path));
+    if (rc)
+        goto out;
+    f = fopen(path, "re");
+    if (!f) {
+        rc = XENSHAPE_ENOENT;
+        goto out;
+    }
+    if (fscanf(f, "port=%u tag=%u", &port, &ftag) != 2 || ftag != tag) {
+        XSLOG(ctx->lg, WARN, -1, "%s does not describe this domain %u",
+              path, domid);
+        rc = XENSHAPE_ENOENT;
+        goto out;
+    }
+    *port_r = port;
+    rc = 0;
+ out:
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+static void port_forget(xenshape_ctx *ctx, uint32_t domid)
+{
+    char path[4096];
+
+    if (!port_path(ctx, domid, path, sizeof(path)))
+        unlink(path);
+}
+
+/* ---- the page-in side: the ring thread ------------------------------- */
+
+enum req_outcome { REQ_RESPOND, REQ_DEFER, REQ_PARK };
+
+static void put_response(xenshape__dom *d, const vm_event_request_t *req)
+{
+    vm_event_response_t rsp;
+
+    /* Zeroed and complete, as Xen expects; upstream xenpaging leaves it
+     * uninitialised and loses every page-in to a version mismatch. */
+    memset(&rsp, 0, sizeof(rsp));
+    rsp.version = VM_EVENT_INTERFACE_VERSION;
+    rsp.reason = req->reason;
+    rsp.vcpu_id = req->vcpu_id;
+    rsp.flags = req->flags & VM_EVENT_FLAG_VCPU_PAUSED;
+    rsp.u.mem_paging.gfn = req->u.mem_paging.gfn;
+    rsp.u.mem_paging.p2mt = req->u.mem_paging.p2mt;
+    rsp.u.mem_paging.flags = req->u.mem_paging.flags;
+    memcpy(RING_GET_RESPONSE(&d->back, d->back.rsp_prod_pvt), &rsp,
+           sizeof(rsp));
+    d->back.rsp_prod_pvt++;
+}
+
+/* Keep the guest from running on data we could not restore. */
+static void quarantine(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
+                       int rc)
+{
+    int r;
+
+    d->error = rc;
+    d->nr_parked++;
+    XSLOG(ctx->lg, ERROR, -1,
+          "domain %u gfn 0x%llx: %s; the frame is not loaded and the "
+          "domain stays paused", d->domid, (unsigned long long)gfn,
+          xenshape_strerror(rc));
+    if (d->paused_by_pager)
+        return;
+    r = xenshape__hv_pause(ctx->hv, d->domid);
+    if (r < 0)
+        XSLOG(ctx->lg, ERROR, -r, "cannot pause domain %u", d->domid);
+    else
+        d->paused_by_pager = true;
+}
+
+static enum req_outcome handle_request(xenshape_ctx *ctx, xenshape__dom *d,
+                                       const vm_event_request_t *req,
+                                       bool retry)
+{
+    uint64_t gfn = req->u.mem_paging.gfn;
+    uint32_t pflags = req->u.mem_paging.flags;
+    xenshape__store_rec rec;
+    int rc, r;
+
+    if (req->reason != VM_EVENT_REASON_MEM_PAGING || gfn >= d->nr_gfns) {
+        XSLOG(ctx->lg, WARN, -1, "domain %u: unexpected request reason %u "
+              "gfn 0x%llx, answered", d->domid, req->reason,
+              (unsigned long long)gfn);
+        return REQ_RESPOND;
+    }
+
+    pthread_mutex_lock(&d->lock);
+    if (!retry) {
+        if (req->flags & VM_EVENT_FLAG_FOREIGN)
+            d->st.foreign_faults++;
+        else
+            d->st.faults++;
+        if (pflags & MEM_PAGING_EVICT_FAIL)
+            d->st.evict_fail++;
+        if (!(pflags & MEM_PAGING_DROP_PAGE))
+            xenshape__select_clock.touched(d->sel, gfn);
+    }
+    rec = d->gfn_rec[gfn];
+    d->gfn_flags[gfn] &= ~XENSHAPE__GFN_NOMINATED;
+    if (pflags & MEM_PAGING_DROP_PAGE) {
+        /* The guest gave the frame back: forget its copy. */
+        d->st.drops++;
+        if (rec)
+            release_locked(ctx, d, gfn, rec);
+        d->gfn_flags[gfn] &= ~XENSHAPE__GFN_UNPAGEABLE;
+        pthread_mutex_unlock(&d->lock);
+        return REQ_RESPOND;
+    }
+    pthread_mutex_unlock(&d->lock);
+
+    if (!rec) {
+        /*
+         * Not ours (already loaded by prefetch, or never evicted).  An
+         * EVICT_FAIL frame still has its mfn: prep it, or a foreign
+         * request's response would never promote it (the vcpu_id it
+         * carries is Dom0's) and the guest would fault on it for ever.
+         */
+        if (pflags & MEM_PAGING_EVICT_FAIL) {
+            r = xenshape__hv_load(ctx->hv, d->domid, gfn, NULL);
+            if (r < 0 && r != -ENOENT && r != -EINVAL)
+                XSLOG(ctx->lg, WARN, -r, "domain %u gfn 0x%llx: prep",
+                      d->domid, (unsigned long long)gfn);
+        }
+        return REQ_RESPOND;
+    }
+
+    rc = xenshape__store_get(ctx->store, rec, d->pagein_buf);
+    if (rc) {
+        pthread_mutex_lock(&d->lock);
+        if (rc == XENSHAPE_ECORRUPT)
+            d->st.corrupt++;
+        pthread_mutex_unlock(&d->lock);
+        quarantine(ctx, d, gfn, rc);
+        return REQ_PARK;
+    }
+    r = xenshape__hv_load(ctx->hv, d->domid, gfn, d->pagein_buf);
+    if (r == -ENOMEM)
+        return REQ_DEFER;
+    if (r < 0 && r != -ENOENT) {
+        XSLOG(ctx->lg, ERROR, -r, "domain %u gfn 0x%llx: load",
+              d->domid, (unsigned long long)gfn);
+        if (r == -ESRCH || r == -EINVAL)
+            return REQ_RESPOND;     /* the domain is going away */
+        return REQ_DEFER;
+    }
+    pthread_mutex_lock(&d->lock);
+    if (r == 0)
+        d->st.loaded++;
+    xenshape__select_clock.loaded(d->sel, gfn);
+    release_locked(ctx, d, gfn, rec);
+    pthread_mutex_unlock(&d->lock);
+    return REQ_RESPOND;
+}
+
+static void push_and_notify(xenshape_ctx *ctx, xenshape__dom *d)
+{
+    int notify, r;
+
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&d->back, notify);
+    (void)notify;   /* Xen ignores rsp_event: always tell it. */
+    r = xenshape__hv_evtchn_notify(ctx->hv, d->hvd);
+    if (r < 0)
+        XSLOG(ctx->lg, ERROR, -r, "domain %u: notify", d->domid);
+}
+
+static bool defer_request(xenshape_ctx *ctx, xenshape__dom *d,
+                          const vm_event_request_t *req)
+{
+    if (d->nr_deferred == XENSHAPE__MAX_DEFERRED)
+        return false;
+    d->deferred[d->nr_deferred++] = *req;
+    kick(ctx->want_run_fd);     /* the caller should free some RAM */
+    return true;
+}
+
+/* Answer what can be answered among the requests that waited for RAM. */
+static void retry_deferred(xenshape_ctx *ctx, xenshape__dom *d)
+{
+    unsigned i, kept = 0;
+    bool answered = false;
+
+    for (i = 0; i < d->nr_deferred; i++) {
+        vm_event_request_t req = d->deferred[i];
+
+        switch (handle_request(ctx, d, &req, true)) {
+        case REQ_RESPOND:
+            put_response(d, &req);
+            answered = true;
+            break;
+        case REQ_DEFER:
+            d->deferred[kept++] = req;
+            break;
+        case REQ_PARK:
+            break;
+        }
+    }
+    d->nr_deferred = kept;
+    if (answered)
+        push_and_notify(ctx, d);
+}
+
+static void drain_ring(xenshape_ctx *ctx, xenshape__dom *d)
+{
+    vm_event_request_t req;
+    bool answered = false;
+    int more;
+
+    do {
+        while (RING_HAS_UNCONSUMED_REQUESTS(&d->back)) {
+            RING_COPY_REQUEST(&d->back, d->back.req_cons, &req);
+            d->back.req_cons++;
+            switch (handle_request(ctx, d, &req, false)) {
+            case REQ_RESPOND:
+                put_response(d, &req);
+                answered = true;
+                break;
+            case REQ_DEFER:
+                if (!defer_request(ctx, d, &req)) {
+                    put_response(d, &req);  /* the guest will fault again */
+                    answered = true;
+                }
+                break;
+            case REQ_PARK:
+                break;
+            }
+        }
+        RING_FINAL_CHECK_FOR_REQUESTS(&d->back, more);
+    } while (more);
+    if (answered)
+        push_and_notify(ctx, d);
+}
+
+static void *ring_thread_main(void *arg)
+{
+    xenshape_ctx *ctx = arg;
+    struct epoll_event evs[32];
+    unsigned i;
+    int n, j, timeout;
+    bool deferred = false;
+
+    while (!ctx->stopping) {
+        timeout = deferred ? RING_THREAD_RETRY_MS : 1000;
+        n = epoll_wait(ctx->epfd, evs, XENSHAPE__ARRAY_SIZE(evs), timeout);
+        if (n < 0 && errno != EINTR)
+            break;
+        pthread_mutex_lock(&ctx->ring_lock);
+        for (j = 0; j < n; j++) {
+            xenshape__dom *d;
+
+            if (evs[j].data.u64 == UINT64_MAX) {
+                drain_eventfd(ctx->ctl_fd);
+                continue;
+            }
+            d = xenshape__pager_find(ctx, (uint32_t)evs[j].data.u64);
+            if (d)
+                xenshape__hv_evtchn_ack(ctx->hv, d->hvd);
+        }
+        /* Scan every ring on every wake-up: cheap (a few loads when
+         * empty), and it covers requests queued before we attached, for
+         * which no event ever arrives. */
+        deferred = false;
+        for (i = 0; i < ctx->nr_doms; i++) {
+            xenshape__dom *d = ctx->doms[i];
+
+            drain_ring(ctx, d);
+            if (d->nr_deferred)
+                retry_deferred(ctx, d);
+            if (d->nr_deferred)
+                deferred = true;
+        }
+        pthread_mutex_unlock(&ctx->ring_lock);
+    }
+    return NULL;
+}
+
+int xenshape__pager_start(xenshape_ctx *ctx)
+{
+    struct epoll_event ev;
+    int rc;
+
+    if (pthread_mutex_init(&ctx->ring_lock, NULL))
+        return XENSHAPE_ENOMEM;
+    ctx->ring_lock_init = true;
+    ctx->prefetch_bufs = xenshape__alloc_aligned(XENSHAPE__PREFETCH_BATCH *
+                                                 XENSHAPE__PAGE_SIZE);
+    if (!ctx->prefetch_bufs) {
+        rc = XENSHAPE_ENOMEM;
+        goto out;
+    }
+    ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
+    ctx->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ctx->want_run_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ctx->epfd < 0 || ctx->ctl_fd < 0 || ctx->want_run_fd < 0) {
+        rc = xenshape__rc_from_errno(errno);
+        goto out;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.u64 = UINT64_MAX;
+    if (epoll_ctl(ctx->epfd, EPOLL_CTL_ADD, ctx->ctl_fd, &ev) < 0) {
+        rc = xenshape__rc_from_errno(errno);
+        goto out;
+    }
+    if (pthread_create(&ctx->ring_thread, NULL, ring_thread_main, ctx)) {
+        rc = XENSHAPE_ENOMEM;
+        goto out;
+    }
+    ctx->ring_thread_started = true;
+    rc = 0;
+ out:
+    return rc;
+}
+
+void xenshape__pager_stop(xenshape_ctx *ctx)
+{
+    unsigned i;
+
+    if (ctx->ring_thread_started) {
+        ctx->stopping = true;
+        kick(ctx->ctl_fd);
+        pthread_join(ctx->ring_thread, NULL);
+        ctx->ring_thread_started = false;
+    }
+    /* Leave every ring attached in the hypervisor: frames still out are
+     * served again by the next daemon, which re-attaches. */
+    for (i = 0; i < ctx->nr_doms; i++)
+        dom_free(ctx, ctx->doms[i]);
+    ctx->nr_doms = 0;
+    if (ctx->epfd >= 0)
+        close(ctx->epfd);
+    if (ctx->ctl_fd >= 0)
+        close(ctx->ctl_fd);
+    if (ctx->want_run_fd >= 0)
+        close(ctx->want_run_fd);
+    ctx->epfd = ctx->ctl_fd = ctx->want_run_fd = -1;
+    free(ctx->prefetch_bufs);
+    ctx->prefetch_bufs = NULL;
+    if (ctx->ring_lock_init)
+        pthread_mutex_destroy(&ctx->ring_lock);
+    ctx->ring_lock_init = false;
+}
+
+/* ---- domains --------------------------------------------------------- */
+
+static int list_domains(xenshape_ctx *ctx, xenshape__hv_dominfo **list_r,
+                        unsigned *nr_r)
+{
+    xenshape__hv_dominfo *list = NULL;
+    unsigned max = 64;
+    int r, rc;
+
+    for (;;) {
+        xenshape__hv_dominfo *n = xenshape__realloc(list,
+                                                    max * sizeof(*list));
+        if (!n) {
+            rc = XENSHAPE_ENOMEM;
+            goto out;
+        }
+        list = n;
+        r = xenshape__hv_domain_list(ctx->hv, list, max);
+        if (r < 0) {
+            XSLOG(ctx->lg, ERROR, -r, "cannot list domains");
+            rc = xenshape__rc_from_errno(r);
+            goto out;
+        }
+        if ((unsigned)r < max)
+            break;
+        max *= 2;
+    }
+    *list_r = list;
+    *nr_r = (unsigned)r;
+    list = NULL;
+    rc = 0;
+ out:
+    free(list);
+    return rc;
+}
+
+static int domain_info(xenshape_ctx *ctx, uint32_t domid,
+                       xenshape__hv_dominfo *info_r)
+{
+    xenshape__hv_dominfo *list = NULL;
+    unsigned nr, i;
+    int rc;
+
+    rc = list_domains(ctx, &list, &nr);
+    if (rc)
+        goto out;
+    rc = XENSHAPE_ESRCH;
+    for (i = 0; i < nr; i++)
+        if (list[i].domid == domid) {
+            *info_r = list[i];
+            rc = 0;
+            break;
+        }
+ out:
+    free(list);
+    return rc;
+}
+
+int xenshape_domain_list(xenshape_ctx *ctx, xenshape_dominfo **list_r,
+                         unsigned *nr_r)
+{
+    xenshape__hv_dominfo *hl = NULL;
+    xenshape_dominfo *out = NULL;
+    unsigned nr, i;
+    int rc;
+
+    if (!ctx || !ctx->opened || !list_r || !nr_r)
+        return XENSHAPE_EINVAL;
+    rc = list_domains(ctx, &hl, &nr);
+    if (rc)
+        goto out;
+    out = xenshape__calloc(nr ? nr : 1, sizeof(*out));
+    if (!out) {
+        rc = XENSHAPE_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < nr; i++) {
+        out[i].domid = hl[i].domid;
+        out[i].tot_pages = hl[i].tot_pages;
+        out[i].max_pages = hl[i].max_pages;
+        out[i].paged_pages = hl[i].paged_pages;
+        out[i].paused = hl[i].paused;
+        out[i].dying = hl[i].dying;
+        out[i].crashed = hl[i].crashed;
+        memcpy(out[i].handle, hl[i].handle, sizeof(out[i].handle));
+    }
+    *list_r = out;
+    *nr_r = nr;
+    out = NULL;
+    rc = 0;
+ out:
+    free(hl);
+    free(out);
+    return rc;
+}
+
+int xenshape_host_info(xenshape_ctx *ctx, uint64_t *total_r,
+                       uint64_t *free_r)
+{
+    uint64_t total, fr;
+    int r;
+
+    if (!ctx || !ctx->opened || !total_r || !free_r)
+        return XENSHAPE_EINVAL;
+    r = xenshape__hv_host_info(ctx->hv, &total, &fr);
+    if (r < 0)
+        return xenshape__rc_from_errno(r);
+    *total_r = total;
+    *free_r = fr;
+    return 0;
+}
+
+/* Forget recovered records whose domain is gone or was replaced. */
+static void orphans_gc(xenshape_ctx *ctx, const xenshape__hv_dominfo *list,
+                       unsigned nr)
+{
+    size_t i, kept = 0;
+    unsigned j;
+
+    for (i = 0; i < ctx->nr_orphans; i++) {
+        xenshape__orphan *o = &ctx->orphans[i];
+        bool live = false;
+
+        for (j = 0; j < nr; j++)
+            if (list[j].domid == o->domid &&
+                xenshape__dom_tag(list[j].handle) == o->dom_tag)
+                live = true;
+        if (live)
+            ctx->orphans[kept++] = *o;
+        else
+            xenshape__store_free(ctx->store, o->rec);
+    }
+    ctx->nr_orphans = kept;
+}
+
+/*
+ * Take over the recovered records of this domain.  On a fresh ring
+ * nothing can be paged, so they are all stale.  On an inherited ring a
+ * buffer-less prep tells, without changing anything that matters, whether
+ * a frame is still paged: EINVAL (paged, needs data) keeps the record;
+ * ENOENT (in RAM) or 0 (an EVICT_FAIL frame just promoted) frees it.
+ */
+static void adopt_orphans(xenshape_ctx *ctx, xenshape__dom *d, bool fresh)
+{
+    size_t i, kept = 0;
+
+    for (i = 0; i < ctx->nr_orphans; i++) {
+        xenshape__orphan *o = &ctx->orphans[i];
+        bool keep = false;
+        int r;
+
+        if (o->domid != d->domid || o->dom_tag != d->dom_tag) {
+            ctx->orphans[kept++] = *o;
+            continue;
+        }
+        if (!fresh && o->gfn < d->nr_gfns && !d->gfn_rec[o->gfn]) {
+            r = xenshape__hv_load(ctx->hv, d->domid, o->gfn, NULL);
+            keep = (r == -EINVAL) || (r < 0 && r != -ENOENT);
+        }
+        if (keep) {
+            d->gfn_rec[o->gfn] = o->rec;
+            d->held++;
+        } else {
+            xenshape__store_free(ctx->store, o->rec);
+        }
+    }
+    ctx->nr_orphans = kept;
+}
+
+int xenshape_domain_attach(xenshape_ctx *ctx, uint32_t domid)
+{
+    xenshape__hv_dominfo *list = NULL, info;
+    xenshape__dom *d = NULL;
+    struct epoll_event ev;
+    vm_event_sring_t *sring;
+    unsigned nr, i;
+    uint32_t port = 0;
+    bool found = false;
+    int rc, r;
+
+    if (!ctx || !ctx->opened)
+        return XENSHAPE_EINVAL;
+    if (xenshape__pager_find(ctx, domid))
+        return 0;
+    if (ctx->nr_doms == XENSHAPE__MAX_DOMS)
+        return XENSHAPE_ENOSPC;
+    rc = list_domains(ctx, &list, &nr);
+    if (rc)
+        goto out;
+    for (i = 0; i < nr; i++)
+        if (list[i].domid == domid) {
+            info = list[i];
+            found = true;
+        }
+    if (!found) {
+        rc = XENSHAPE_ESRCH;
+        goto out;
+    }
+    orphans_gc(ctx, list, nr);
+    rc = dom_new(&d, &info);
+    if (rc)
+        goto out;
+
+    r = xenshape__hv_paging_enable(ctx->hv, domid, &d->hvd, &port);
+    if (r == 0) {
+        sring = xenshape__hv_ring_page(ctx->hv, d->hvd);
+        SHARED_RING_INIT(sring);
+        BACK_RING_INIT(&d->back, sring, XENSHAPE__RING_PAGE_SIZE);
+        rc = port_save(ctx, domid, d->dom_tag, port);
+        if (rc)
+            goto out;
+    } else if (r == -EBUSY) {
+        rc = port_load(ctx, domid, d->dom_tag, &port);
+        if (rc) {
+            XSLOG(ctx->lg, ERROR, -1, "domain %u already has a pager (or "
+                  "had one that left no ring port in %s): not attaching",
+                  domid, ctx->state_dir);
+            rc = XENSHAPE_EBUSY;
+            goto out;
+        }
+        r = xenshape__hv_paging_reattach(ctx->hv, domid, port, &d->hvd);
+        if (r < 0) {
+            XSLOG(ctx->lg, ERROR, -r, "domain %u: cannot re-attach to the "
+                  "paging ring on port %u", domid, port);
+            rc = xenshape__rc_from_errno(r);
+            goto out;
+        }
+        sring = xenshape__hv_ring_page(ctx->hv, d->hvd);
+        /* Everything before rsp_prod was answered by the dead pager;
+         * everything after it is ours to answer. */
+        BACK_RING_ATTACH(&d->back, sring, sring->rsp_prod,
+                         XENSHAPE__RING_PAGE_SIZE);
+        d->reattached = true;
+        XSLOG(ctx->lg, NOTICE, -1, "domain %u: re-attached to the paging "
+              "ring (port %u, %u requests waiting)", domid, port,
+              sring->req_prod - sring->rsp_prod);
+    } else if (r == -ENOSYS) {
+        XSLOG(ctx->lg, ERROR, -1, "domain %u: this hypervisor was built "
+              "without memory paging (CONFIG_MEM_PAGING)", domid);
+        rc = XENSHAPE_ENOSYS;
+        goto out;
+    } else {
+        XSLOG(ctx->lg, ERROR, -r, "domain %u: cannot enable paging", domid);
+        rc = xenshape__rc_from_errno(r);
+        goto out;
+    }
+
+    adopt_orphans(ctx, d, !d->reattached);
+    if (info.paged_pages > d->held) {
+        d->st.lost = info.paged_pages - d->held;
+        d->error = XENSHAPE_ELOST;
+        XSLOG(ctx->lg, ERROR, -1, "domain %u: %llu paged frames have no "
+              "copy in the store", domid,
+              (unsigned long long)d->st.lost);
+    }
+
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.u64 = domid;
+    pthread_mutex_lock(&ctx->ring_lock);
+    if (epoll_ctl(ctx->epfd, EPOLL_CTL_ADD,
+                  xenshape__hv_evtchn_fd(ctx->hv, d->hvd), &ev) < 0) {
+        rc = xenshape__rc_from_errno(errno);
+        pthread_mutex_unlock(&ctx->ring_lock);
+        goto out;
+    }
+    d->port = port;
+    ctx->doms[ctx->nr_doms++] = d;
+    d = NULL;
+    pthread_mutex_unlock(&ctx->ring_lock);
+    kick(ctx->ctl_fd);      /* serve what is already on the ring */
+    rc = 0;
+ out:
+    dom_free(ctx, d);
+    free(list);
+    return rc;
+}
+
+int xenshape_domain_set_target(xenshape_ctx *ctx, uint32_t domid,
+                               uint64_t target_pages)
+{
+    xenshape__dom *d;
+
+    if (!ctx || !ctx->opened)
+        return XENSHAPE_EINVAL;
+    d = xenshape__pager_find(ctx, domid);
+    if (!d)
+        return XENSHAPE_ESRCH;
+    d->target = target_pages;
+    kick(ctx->want_run_fd);
+    return 0;
+}
+
+int xenshape_domain_stats(xenshape_ctx *ctx, uint32_t domid,
+                          xenshape_domstats *st_r)
+{
+    xenshape__hv_dominfo info;
+    xenshape__dom *d;
+    int rc;
+
+    if (!ctx || !ctx->opened || !st_r)
+        return XENSHAPE_EINVAL;
+    d = xenshape__pager_find(ctx, domid);
+    if (!d)
+        return XENSHAPE_ESRCH;
+    rc = domain_info(ctx, domid, &info);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&d->lock);
+    *st_r = d->st;
+    st_r->tot_pages = info.tot_pages;
+    st_r->max_pages = info.max_pages;
+    st_r->paged_pages = info.paged_pages;
+    st_r->target_pages = d->target;
+    st_r->held_pages = d->held;
+    st_r->error = d->error;
+    st_r->paused_by_pager = d->paused_by_pager;
+    pthread_mutex_unlock(&d->lock);
+    return 0;
+}
+
+/* ---- the eviction side ------------------------------------------------ */
+
+static bool victim_ok(void *arg, uint64_t gfn)
+{
+    xenshape__dom *d = arg;
+
+    return !d->gfn_rec[gfn] && !d->gfn_flags[gfn];
+}
+
+/*
+ * Frames that refused nomination get another chance after a while: a
+ * mapping by a backend or the device model is usually transient.
+ */
+static void age_unpageable(xenshape__dom *d)
+{
+    uint64_t g;
+
+    pthread_mutex_lock(&d->lock);
+    for (g = 0; g < d->nr_gfns; g++)
+        d->gfn_flags[g] &= ~XENSHAPE__GFN_UNPAGEABLE;
+    pthread_mutex_unlock(&d->lock);
+}
+
+static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
+                       unsigned *done_r)
+{
+    uint64_t cand[XENSHAPE__EVICT_BATCH], nom[XENSHAPE__EVICT_BATCH];
+    xenshape__store_page pages[XENSHAPE__EVICT_BATCH];
+    xenshape__store_rec recs[XENSHAPE__EVICT_BATCH];
+    uint64_t stored[XENSHAPE__EVICT_BATCH];
+    unsigned stored_at[XENSHAPE__EVICT_BATCH];
+    bool settled[XENSHAPE__EVICT_BATCH];
+    int err[XENSHAPE__EVICT_BATCH];
+    unsigned n, k = 0, m = 0, i, done = 0;
+    uint8_t *map = NULL;
+    int rc = 0, r;
+
+    if (want > XENSHAPE__EVICT_BATCH)
+        want = XENSHAPE__EVICT_BATCH;
+    pthread_mutex_lock(&d->lock);
+    n = xenshape__select_clock.choose(d->sel, victim_ok, d, cand, want);
+    for (i = 0; i < n; i++)
+        d->gfn_flags[cand[i]] |= XENSHAPE__GFN_INFLIGHT;
+    pthread_mutex_unlock(&d->lock);
+    if (!n) {
+        age_unpageable(d);
+        goto out;
+    }
+
+    for (i = 0; i < n; i++) {
+        r = xenshape__hv_nominate(ctx->hv, d->domid, cand[i]);
+        if (r == 0) {
+            nom[k++] = cand[i];
+            continue;
+        }
+        pthread_mutex_lock(&d->lock);
+        d->gfn_flags[cand[i]] = XENSHAPE__GFN_UNPAGEABLE;
+        d->st.nominate_busy++;
+        pthread_mutex_unlock(&d->lock);
+        if (r != -EBUSY) {
+            XSLOG(ctx->lg, ERROR, -r, "domain %u gfn 0x%llx: nominate",
+                  d->domid, (unsigned long long)cand[i]);
+            rc = xenshape__rc_from_errno(r);
+            /* Finish the frames nominated so far, below. */
+            break;
+        }
+    }
+    if (!k)
+        goto out;
+    memset(settled, 0, sizeof(settled));
+
+    /* One mapping for the batch; unmapped before evict, always. */
+    map = xenshape__hv_map(ctx->hv, d->domid, PROT_READ, nom, k, err);
+    if (!map) {
+        XSLOG(ctx->lg, ERROR, errno, "domain %u: cannot map %u nominated "
+              "frames; they return to the guest on its next touch",
+              d->domid, k);
+        rc = XENSHAPE_EHV;
+        goto out_nominated;
+    }
+    for (i = 0; i < k; i++) {
+        if (err[i])
+            continue;
+        pages[m].domid = d->domid;
+        pages[m].dom_tag = d->dom_tag;
+        pages[m].gfn = nom[i];
+        pages[m].data = map + (size_t)i * XENSHAPE__PAGE_SIZE;
+        stored[m] = nom[i];
+        stored_at[m] = i;
+        m++;
+    }
+    if (m) {
+        rc = xenshape__store_put(ctx->store, pages, m, recs);
+        if (rc) {
+            XSLOG(ctx->lg, ERROR, -1, "domain %u: store write of %u frames "
+                  "failed (%s); nothing evicted", d->domid, m,
+                  xenshape_strerror(rc));
+            m = 0;
+        }
+    }
+    /* Publish before evict: once evicted, a fault can come at any time
+     * and must find the record. */
+    pthread_mutex_lock(&d->lock);
+    for (i = 0; i < m; i++) {
+        d->gfn_rec[stored[i]] = recs[i];
+        d->held++;
+    }
+    pthread_mutex_unlock(&d->lock);
+    r = xenshape__hv_unmap(ctx->hv, map, k);
+    if (r < 0)
+        XSLOG(ctx->lg, ERROR, -r, "domain %u: unmap", d->domid);
+    map = NULL;
+
+    for (i = 0; i < m; i++) {
+        r = xenshape__hv_evict(ctx->hv, d->domid, stored[i]);
+        settled[stored_at[i]] = (r == 0 || r == -EBUSY);
+        pthread_mutex_lock(&d->lock);
+        if (r == 0) {
+            done++;
+            d->st.evicted++;
+            xenshape__select_clock.evicted(d->sel, stored[i]);
+        } else {
+            /* The guest (or a mapper) touched it after nomination: its
+             * EVICT_FAIL request brings it back; our copy is not needed. */
+            d->st.evict_busy++;
+            if (r != -EBUSY)
+                XSLOG(ctx->lg, WARN, -r, "domain %u gfn 0x%llx: evict",
+                      d->domid, (unsigned long long)stored[i]);
+            release_locked(ctx, d, stored[i], recs[i]);
+        }
+        pthread_mutex_unlock(&d->lock);
+    }
+
+ out_nominated:
+    /* A frame nominated but neither evicted nor touched since stays
+     * inaccessible to the guest until its next touch; remember it so
+     * detach can bring it back first. */
+    pthread_mutex_lock(&d->lock);
+    for (i = 0; i < n; i++)
+        d->gfn_flags[cand[i]] &= ~XENSHAPE__GFN_INFLIGHT;
+    for (i = 0; i < k; i++)
+        if (!settled[i])
+            d->gfn_flags[nom[i]] |= XENSHAPE__GFN_NOMINATED;
+    pthread_mutex_unlock(&d->lock);
+ out:
+    *done_r = done;
+    return rc;
+}
+
+/* Load up to want held frames of d directly (no fault needed). */
+static int prefetch_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
+                          unsigned *done_r)
+{
+    void *bufs[XENSHAPE__PREFETCH_BATCH];
+    xenshape__store_rec recs[XENSHAPE__PREFETCH_BATCH];
+    uint64_t gfns[XENSHAPE__PREFETCH_BATCH];
+    int rcs[XENSHAPE__PREFETCH_BATCH];
+    unsigned n = 0, i, done = 0;
+    uint64_t g;
+    int rc = 0, r;
+
+    if (want > XENSHAPE__PREFETCH_BATCH)
+        want = XENSHAPE__PREFETCH_BATCH;
+    for (i = 0; i < want; i++)
+        bufs[i] = (uint8_t *)ctx->prefetch_bufs + (size_t)i *
+            XENSHAPE__PAGE_SIZE;
+    pthread_mutex_lock(&d->lock);
+    for (g = 0; g < d->nr_gfns && n < want; g++)
+        if (d->gfn_rec[g]) {
+            gfns[n] = g;
+            recs[n] = d->gfn_rec[g];
+            n++;
+        }
+    pthread_mutex_unlock(&d->lock);
+    if (!n)
+        goto out;
+
+    rc = xenshape__store_get_batch(ctx->store, recs, n, bufs, rcs);
+    if (rc)
+        goto out;
+    for (i = 0; i < n; i++) {
+        if (rcs[i]) {
+            pthread_mutex_lock(&d->lock);
+            if (rcs[i] == XENSHAPE_ECORRUPT)
+                d->st.corrupt++;
+            d->error = rcs[i];
+            pthread_mutex_unlock(&d->lock);
+            XSLOG(ctx->lg, ERROR, -1, "domain %u gfn 0x%llx: %s; not "
+                  "loaded", d->domid, (unsigned long long)gfns[i],
+                  xenshape_strerror(rcs[i]));
+            rc = rcs[i];
+            continue;
+        }
+        r = xenshape__hv_load(ctx->hv, d->domid, gfns[i], bufs[i]);
+        if (r == -ENOMEM) {
+            rc = XENSHAPE_ENOMEM;
+            break;
+        }
+        if (r < 0 && r != -ENOENT) {
+            XSLOG(ctx->lg, ERROR, -r, "domain %u gfn 0x%llx: load",
+                  d->domid, (unsigned long long)gfns[i]);
+            rc = xenshape__rc_from_errno(r);
+            break;
+        }
+        pthread_mutex_lock(&d->lock);
+        if (r == 0) {
+            d->st.loaded++;
+            done++;
+        }
+        xenshape__select_clock.loaded(d->sel, gfns[i]);
+        release_locked(ctx, d, gfns[i], recs[i]);
+        pthread_mutex_unlock(&d->lock);
+    }
+ out:
+    *done_r = done;
+    return rc;
+}
+
+int xenshape_domain_prefetch(xenshape_ctx *ctx, uint32_t domid,
+                             uint64_t max, uint64_t *done_r)
+{
+    xenshape__dom *d;
+    uint64_t total = 0;
+    unsigned done;
+    int rc = 0;
+
+    if (!ctx || !ctx->opened)
+        return XENSHAPE_EINVAL;
+    d = xenshape__pager_find(ctx, domid);
+    if (!d)
+        return XENSHAPE_ESRCH;
+    while (total < max && d->held) {
+        uint64_t want = max - total;
+
+        rc = prefetch_batch(ctx, d, want > XENSHAPE__PREFETCH_BATCH ?
+                            XENSHAPE__PREFETCH_BATCH : (unsigned)want,
+                            &done);
+        total += done;
+        if (rc || !done)
+            break;
+    }
+    if (done_r)
+        *done_r = total;
+    return rc;
+}
+
+int xenshape_fd(xenshape_ctx *ctx)
+{
+    if (!ctx || !ctx->opened)
+        return XENSHAPE_EINVAL;
+    return ctx->want_run_fd;
+}
+
+int xenshape_run(xenshape_ctx *ctx, int budget_ms)
+{
+    xenshape__hv_dominfo *list = NULL;
+    uint64_t deadline;
+    unsigned nr, i, j;
+    bool progress = true;
+    int rc;
+
+    if (!ctx || !ctx->opened)
+        return XENSHAPE_EINVAL;
+    drain_eventfd(ctx->want_run_fd);
+    deadline = xenshape__now_ns() + (uint64_t)(budget_ms > 0 ? budget_ms : 0)
+        * 1000000ull;
+    rc = list_domains(ctx, &list, &nr);
+    if (rc)
+        goto out;
+
+    while (progress && xenshape__now_ns() < deadline) {
+        progress = false;
+        for (i = 0; i < ctx->nr_doms; i++) {
+            xenshape__dom *d = ctx->doms[i];
+            xenshape__hv_dominfo *info = NULL;
+            unsigned done = 0;
+            int r;
+
+            for (j = 0; j < nr; j++)
+                if (list[j].domid == d->domid)
+                    info = &list[j];
+            if (!info || info->dying)
+                continue;
+            if (info->tot_pages > d->target) {
+                uint64_t excess = info->tot_pages - d->target;
+
+                r = evict_batch(ctx, d, excess > XENSHAPE__EVICT_BATCH ?
+                                XENSHAPE__EVICT_BATCH : (unsigned)excess,
+                                &done);
+                info->tot_pages -= done;
+                if (r)
+                    rc = r;
+            } else if (info->tot_pages < d->target && d->held) {
+                uint64_t room = d->target - info->tot_pages;
+
+                r = prefetch_batch(ctx, d, room > XENSHAPE__PREFETCH_BATCH ?
+                                   XENSHAPE__PREFETCH_BATCH : (unsigned)room,
+                                   &done);
+                info->tot_pages += done;
+                if (r && r != XENSHAPE_ENOMEM)
+                    rc = r;
+            }
+            if (done)
+                progress = true;
+        }
+    }
+ out:
+    free(list);
+    return rc;
+}
+
+/*
+ * Bring back a frame we nominated but could not evict: copy it to RAM,
+ * evict it, load the copy.  Nominated frames are otherwise restored only
+ * by a guest touch, and disabling paging with one left would crash the
+ * domain on that touch.
+ */
+static int rescue_nominated(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn)
+{
+    void *copy = NULL, *map = NULL;
+    int err = 0, r, rc;
+
+    copy = xenshape__alloc_aligned(XENSHAPE__PAGE_SIZE);
+    if (!copy) {
+        rc = XENSHAPE_ENOMEM;
+        goto out;
+    }
+    map = xenshape__hv_map(ctx->hv, d->domid, PROT_READ, &gfn, 1, &err);
+    if (!map || err) {
+        rc = XENSHAPE_EHV;
+        goto out;
+    }
+    memcpy(copy, map, XENSHAPE__PAGE_SIZE);
+    xenshape__hv_unmap(ctx->hv, map, 1);
+    map = NULL;
+    r = xenshape__hv_evict(ctx->hv, d->domid, gfn);
+    if (r < 0) {
+        rc = 0;     /* touched meanwhile: it is back already */
+        goto out;
+    }
+    r = xenshape__hv_load(ctx->hv, d->domid, gfn, copy);
+    rc = r < 0 ? xenshape__rc_from_errno(r) : 0;
+ out:
+    if (map)
+        xenshape__hv_unmap(ctx->hv, map, 1);
+    free(copy);
+    return rc;
+}
+
+int xenshape_domain_detach(xenshape_ctx *ctx, uint32_t domid, int timeout_ms)
+{
+    xenshape__hv_dominfo info;
+    uint64_t deadline;
+    xenshape__dom *d;
+    unsigned done, i;
+    int rc, r;
+
+    if (!ctx || !ctx->opened)
+        return XENSHAPE_EINVAL;
+    d = xenshape__pager_find(ctx, domid);
+    if (!d)
+        return XENSHAPE_ESRCH;
+    d->target = UINT64_MAX;
+    deadline = xenshape__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+    for (;;) {
+        rc = prefetch_batch(ctx, d, XENSHAPE__PREFETCH_BATCH, &done);
+        if (!d->held && !d->nr_deferred)
+            break;
+        if (xenshape__now_ns() >= deadline) {
+            XSLOG(ctx->lg, WARN, -1, "domain %u: %llu frames still out "
+                  "after %d ms", domid, (unsigned long long)d->held,
+                  timeout_ms);
+            return XENSHAPE_ETIMEDOUT;
+        }
+        if (!done)
+            usleep(1000);
+    }
+    if (d->nr_parked) {
+        XSLOG(ctx->lg, ERROR, -1, "domain %u: %u requests wait for frames "
+              "that failed verification; staying attached", domid,
+              d->nr_parked);
+        return d->error ? d->error : XENSHAPE_EIO;
+    }
+
+    for (i = 0; i < d->nr_gfns; i++)
+        if (d->gfn_flags[i] & XENSHAPE__GFN_NOMINATED) {
+            rc = rescue_nominated(ctx, d, i);
+            if (rc)
+                return rc;
+            d->gfn_flags[i] &= ~XENSHAPE__GFN_NOMINATED;
+        }
+
+    rc = domain_info(ctx, domid, &info);
+    if (!rc && info.paged_pages) {
+        XSLOG(ctx->lg, WARN, -1, "domain %u: hypervisor still reports %llu "
+              "paged frames", domid, (unsigned long long)info.paged_pages);
+        return XENSHAPE_EBUSY;
+    }
+
+    pthread_mutex_lock(&ctx->ring_lock);
+    epoll_ctl(ctx->epfd, EPOLL_CTL_DEL,
+              xenshape__hv_evtchn_fd(ctx->hv, d->hvd), NULL);
+    for (i = 0; i < ctx->nr_doms; i++)
+        if (ctx->doms[i] == d) {
+            ctx->doms[i] = ctx->doms[--ctx->nr_doms];
+            break;
+        }
+    pthread_mutex_unlock(&ctx->ring_lock);
+
+    /*
+     * A ring inherited from a dead pager may still have frames that pager
+     * nominated and never evicted; they come back only when the guest
+     * touches them, and with paging disabled that touch would crash the
+     * domain.  So paging stays enabled then (the port file stays too, for
+     * the next pager), and is disabled only when we know it is clean.
+     */
+    if (!d->reattached) {
+        r = xenshape__hv_paging_disable(ctx->hv, domid);
+        if (r < 0)
+            XSLOG(ctx->lg, WARN, -r, "domain %u: disable paging", domid);
+        else
+            port_forget(ctx, domid);
+    }
+    if (d->paused_by_pager)
+        xenshape__hv_unpause(ctx->hv, domid);
+    dom_free(ctx, d);
+    return 0;
+}
+
+int xenshape_store_stats(xenshape_ctx *ctx, xenshape_storestats *st_r)
+{
+    if (!ctx || !ctx->opened || !st_r)
+        return XENSHAPE_EINVAL;
+    return xenshape__store_stats(ctx->store, st_r);
+}

@@ -1,0 +1,137 @@
+/*
+ * pager.h - the paging engine's private state: the context behind the
+ * public xenshape_ctx, one record per attached domain, and the victim
+ * selection interface.
+ *
+ * Two threads share this state.  The caller's thread runs the public
+ * calls and xenshape_run() (eviction, prefetch, attach, detach).  The
+ * library's ring thread serves page-in requests as they arrive, ahead of
+ * any eviction work.  Locks, always taken in this order:
+ *   ctx->ring_lock  the set of attached domains, as the ring thread sees it;
+ *   dom->lock       a domain's gfn -> record map and counters.
+ * Neither is held across store I/O on the eviction path.
+ */
+
+#ifndef XENSHAPE_PAGER_H
+#define XENSHAPE_PAGER_H
+
+#include <pthread.h>
+
+#include "private.h"
+#include "hv/hv.h"
+#include "store/store.h"
+
+#define XENSHAPE__MAX_DOMS 256
+
+/* Frames a single eviction batch moves. */
+#define XENSHAPE__EVICT_BATCH 128u
+/* Frames a single prefetch batch moves. */
+#define XENSHAPE__PREFETCH_BATCH 64u
+/* Requests waiting for host memory, per domain. */
+#define XENSHAPE__MAX_DEFERRED 64u
+
+/*
+ * Victim selection.  The engine asks for candidates and tells the policy
+ * what it saw; a policy never calls the hypervisor itself.  is_candidate
+ * lets the engine veto frames (held in the store, busy, pinned).
+ */
+typedef struct xenshape__select xenshape__select;
+typedef bool xenshape__select_filter(void *arg, uint64_t gfn);
+
+struct xenshape__select_ops {
+    const char *name;
+    int (*init)(xenshape__select **s_r, uint64_t nr_gfns);
+    void (*free)(xenshape__select *s);
+    /* The guest referenced gfn (a fault, or an observed access). */
+    void (*touched)(xenshape__select *s, uint64_t gfn);
+    void (*evicted)(xenshape__select *s, uint64_t gfn);
+    void (*loaded)(xenshape__select *s, uint64_t gfn);
+    /* Up to n victims into out; returns how many. */
+    unsigned (*choose)(xenshape__select *s, xenshape__select_filter *ok,
+                       void *arg, uint64_t *out, unsigned n);
+};
+
+extern const struct xenshape__select_ops xenshape__select_clock;
+
+/* Per-gfn flags of the engine. */
+#define XENSHAPE__GFN_UNPAGEABLE 0x01  /* refused nomination recently */
+#define XENSHAPE__GFN_INFLIGHT   0x02  /* in an eviction batch right now */
+#define XENSHAPE__GFN_NOMINATED  0x04  /* nominated, then neither evicted
+                                          nor touched: see detach */
+
+typedef struct xenshape__dom {
+    uint32_t domid;
+    uint32_t dom_tag;
+    uint32_t port;
+    uint64_t nr_gfns;
+    xenshape__hv_dom *hvd;
+    vm_event_back_ring_t back;
+    pthread_mutex_t lock;
+    bool lock_init;
+
+    xenshape__store_rec *gfn_rec;    /* 0 = frame not held by us */
+    uint8_t *gfn_flags;
+    xenshape__select *sel;
+
+    uint64_t target;
+    uint64_t held;
+    bool reattached;                 /* we inherited a ring */
+    bool paused_by_pager;
+    int error;                       /* latched XENSHAPE_E* */
+
+    /* Requests we took but cannot answer yet (host memory). */
+    vm_event_request_t deferred[XENSHAPE__MAX_DEFERRED];
+    unsigned nr_deferred;
+    /* Requests we will not answer: their data failed verification. */
+    unsigned nr_parked;
+
+    xenshape_domstats st;
+    void *pagein_buf;                /* ring thread's 4 KiB buffer */
+} xenshape__dom;
+
+/* Records recovered from the store, waiting for their domain's attach. */
+typedef struct xenshape__orphan {
+    uint32_t domid, dom_tag;
+    uint64_t gfn;
+    xenshape__store_rec rec;
+} xenshape__orphan;
+
+struct xenshape_ctx {
+    xentoollog_logger *lg;
+    char *backend, *sim_socket, *store_path, *state_dir;
+    uint64_t store_size;
+    struct xenshape__sim_host *sim_host;   /* tests: in-process host */
+    bool opened;
+
+    xenshape__hv_handle *hv;
+    xenshape__store *store;
+
+    pthread_mutex_t ring_lock;
+    bool ring_lock_init;
+    xenshape__dom *doms[XENSHAPE__MAX_DOMS];
+    unsigned nr_doms;
+
+    xenshape__orphan *orphans;
+    size_t nr_orphans, cap_orphans;
+
+    int epfd;                        /* ring thread waits here */
+    int ctl_fd;                      /* eventfd: wakes the ring thread */
+    int want_run_fd;                 /* eventfd: xenshape_fd() */
+    void *prefetch_bufs;             /* XENSHAPE__PREFETCH_BATCH pages */
+    pthread_t ring_thread;
+    bool ring_thread_started;
+    volatile bool stopping;
+};
+
+/* pager.c */
+int xenshape__pager_start(xenshape_ctx *ctx);
+void xenshape__pager_stop(xenshape_ctx *ctx);
+xenshape__dom *xenshape__pager_find(xenshape_ctx *ctx, uint32_t domid);
+uint32_t xenshape__dom_tag(const uint8_t handle[16]);
+
+/* For tests: the in-process simulated host a "sim" context should use
+ * instead of connecting to a socket.  Borrowed. */
+int xenshape__ctx_set_sim_host(xenshape_ctx *ctx,
+                               struct xenshape__sim_host *h);
+
+#endif /* XENSHAPE_PAGER_H */

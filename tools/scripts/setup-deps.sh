@@ -1,0 +1,24 @@
+#!/bin/bash
+# setup-deps.sh - install what xenshape needs to build, test and run its
+# demo on Debian 12, and nothing when it is all there already.  Called by
+# the Makefile before configure; safe to run by hand (as root).
+set -euo pipefail
+
+pkgs=(build-essential pkg-config autoconf automake libxen-dev
+      libxxhash-dev liburing-dev check gnuplot-nox procps)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
+        || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup-deps: installing: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup-deps: not root; install these first: ${missing[*]}" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
