@@ -287,6 +287,58 @@ static void quarantine(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
         d->paused_by_pager = true;
 }
 
+/*
+ * The page-in path proper: read and verify the frame's copy, load it,
+ * release the record.  Returns 0 (loaded, or already back: ENOENT), a
+ * negative errno from load, or -EIO when the copy could not be read or
+ * failed verification (d->error then says which).  buf is 4 KiB, aligned.
+ */
+static int load_held(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
+                     xenshape__store_rec rec, void *buf)
+{
+    int rc, r;
+
+    rc = xenshape__store_get(ctx->store, rec, buf);
+    if (rc) {
+        pthread_mutex_lock(&d->lock);
+        if (rc == XENSHAPE_ECORRUPT)
+            d->st.corrupt++;
+        d->error = rc;
+        pthread_mutex_unlock(&d->lock);
+        return -EIO;
+    }
+    r = xenshape__hv_load(ctx->hv, d->domid, gfn, buf);
+    if (r < 0 && r != -ENOENT) {
+        if (r != -ENOMEM)
+            XSLOG(ctx->lg, ERROR, -r, "domain %u gfn 0x%llx: load",
+                  d->domid, (unsigned long long)gfn);
+        return r;
+    }
+    pthread_mutex_lock(&d->lock);
+    if (r == 0)
+        d->st.loaded++;
+    xenshape__select_clock.loaded(d->sel, gfn);
+    release_locked(ctx, d, gfn, rec);
+    pthread_mutex_unlock(&d->lock);
+    return 0;
+}
+
+int xenshape__pager_load_gfn(xenshape_ctx *ctx, uint32_t domid, uint64_t gfn,
+                             void *buf)
+{
+    xenshape__store_rec rec;
+    xenshape__dom *d = xenshape__pager_find(ctx, domid);
+
+    if (!d || gfn >= d->nr_gfns)
+        return -ESRCH;
+    pthread_mutex_lock(&d->lock);
+    rec = d->gfn_rec[gfn];
+    pthread_mutex_unlock(&d->lock);
+    if (!rec)
+        return -ENOENT;
+    return load_held(ctx, d, gfn, rec, buf);
+}
+
 static enum req_outcome handle_request(xenshape_ctx *ctx, xenshape__dom *d,
                                        const vm_event_request_t *req,
                                        bool retry)
@@ -294,7 +346,7 @@ static enum req_outcome handle_request(xenshape_ctx *ctx, xenshape__dom *d,
     uint64_t gfn = req->u.mem_paging.gfn;
     uint32_t pflags = req->u.mem_paging.flags;
     xenshape__store_rec rec;
-    int rc, r;
+    int r;
 
     if (req->reason != VM_EVENT_REASON_MEM_PAGING || gfn >= d->nr_gfns) {
         XSLOG(ctx->lg, WARN, -1, "domain %u: unexpected request reason %u "
@@ -343,34 +395,23 @@ static enum req_outcome handle_request(xenshape_ctx *ctx, xenshape__dom *d,
         return REQ_RESPOND;
     }
 
-    rc = xenshape__store_get(ctx->store, rec, d->pagein_buf);
-    if (rc) {
-        pthread_mutex_lock(&d->lock);
-        if (rc == XENSHAPE_ECORRUPT)
-            d->st.corrupt++;
-        pthread_mutex_unlock(&d->lock);
-        quarantine(ctx, d, gfn, rc);
-        return REQ_PARK;
-    }
-    r = xenshape__hv_load(ctx->hv, d->domid, gfn, d->pagein_buf);
+    r = load_held(ctx, d, gfn, rec, d->pagein_buf);
     if (r == -ENOMEM)
         return REQ_DEFER;
-    if (r < 0 && r != -ENOENT) {
-        XSLOG(ctx->lg, ERROR, -r, "domain %u gfn 0x%llx: load",
-              d->domid, (unsigned long long)gfn);
-        if (r == -ESRCH || r == -EINVAL)
-            return REQ_RESPOND;     /* the domain is going away */
-        return REQ_DEFER;
+    if (r == -EIO) {
+        quarantine(ctx, d, gfn, d->error);
+        return REQ_PARK;
     }
-    pthread_mutex_lock(&d->lock);
-    if (r == 0)
-        d->st.loaded++;
-    xenshape__select_clock.loaded(d->sel, gfn);
-    release_locked(ctx, d, gfn, rec);
-    pthread_mutex_unlock(&d->lock);
-    return REQ_RESPOND;
+    if (r < 0 && r != -ESRCH && r != -EINVAL)
+        return REQ_DEFER;
+    return REQ_RESPOND;     /* loaded, or the domain is going away */
 }
 
+/*
+ * Publish responses and tell the hypervisor.  A failed notify leaves the
+ * responses on the ring unseen, so it is retried on every later wake-up
+ * until one goes through: a vCPU must never wait on a lost notification.
+ */
 static void push_and_notify(xenshape_ctx *ctx, xenshape__dom *d)
 {
     int notify, r;
@@ -378,8 +419,10 @@ static void push_and_notify(xenshape_ctx *ctx, xenshape__dom *d)
     RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&d->back, notify);
     (void)notify;   /* Xen ignores rsp_event: always tell it. */
     r = xenshape__hv_evtchn_notify(ctx->hv, d->hvd);
-    if (r < 0)
-        XSLOG(ctx->lg, ERROR, -r, "domain %u: notify", d->domid);
+    if (r < 0 && !d->notify_pending)
+        XSLOG(ctx->lg, ERROR, -r, "domain %u: notify (will retry)",
+              d->domid);
+    d->notify_pending = r < 0;
 }
 
 static bool defer_request(xenshape_ctx *ctx, xenshape__dom *d,
@@ -482,9 +525,11 @@ static void *ring_thread_main(void *arg)
             xenshape__dom *d = ctx->doms[i];
 
             drain_ring(ctx, d);
+            if (d->notify_pending)
+                push_and_notify(ctx, d);
             if (d->nr_deferred)
                 retry_deferred(ctx, d);
-            if (d->nr_deferred)
+            if (d->nr_deferred || d->notify_pending)
                 deferred = true;
         }
         pthread_mutex_unlock(&ctx->ring_lock);
@@ -560,6 +605,49 @@ void xenshape__pager_stop(xenshape_ctx *ctx)
 }
 
 /* ---- domains --------------------------------------------------------- */
+
+/* Take d away from the ring thread; afterwards only we can see it. */
+static void unlist(xenshape_ctx *ctx, xenshape__dom *d)
+{
+    unsigned i;
+
+    pthread_mutex_lock(&ctx->ring_lock);
+    epoll_ctl(ctx->epfd, EPOLL_CTL_DEL,
+              xenshape__hv_evtchn_fd(ctx->hv, d->hvd), NULL);
+    for (i = 0; i < ctx->nr_doms; i++)
+        if (ctx->doms[i] == d) {
+            ctx->doms[i] = ctx->doms[--ctx->nr_doms];
+            break;
+        }
+    pthread_mutex_unlock(&ctx->ring_lock);
+}
+
+/* The domain is gone: its frames went with it, so do our records. */
+static void forget_dead(xenshape_ctx *ctx, const xenshape__hv_dominfo *list,
+                        unsigned nr)
+{
+    unsigned i = 0, j;
+
+    while (i < ctx->nr_doms) {
+        xenshape__dom *d = ctx->doms[i];
+        bool alive = false;
+
+        for (j = 0; j < nr; j++)
+            if (list[j].domid == d->domid &&
+                xenshape__dom_tag(list[j].handle) == d->dom_tag)
+                alive = true;
+        if (alive) {
+            i++;
+            continue;
+        }
+        XSLOG(ctx->lg, NOTICE, -1, "domain %u is gone; releasing its "
+              "%llu frames in the store", d->domid,
+              (unsigned long long)d->held);
+        unlist(ctx, d);
+        port_forget(ctx, d->domid);
+        dom_free(ctx, d);
+    }
+}
 
 static int list_domains(xenshape_ctx *ctx, xenshape__hv_dominfo **list_r,
                         unsigned *nr_r)
@@ -1149,6 +1237,7 @@ int xenshape_run(xenshape_ctx *ctx, int budget_ms)
     rc = list_domains(ctx, &list, &nr);
     if (rc)
         goto out;
+    forget_dead(ctx, list, nr);
 
     while (progress && xenshape__now_ns() < deadline) {
         progress = false;
@@ -1280,15 +1369,7 @@ int xenshape_domain_detach(xenshape_ctx *ctx, uint32_t domid, int timeout_ms)
         return XENSHAPE_EBUSY;
     }
 
-    pthread_mutex_lock(&ctx->ring_lock);
-    epoll_ctl(ctx->epfd, EPOLL_CTL_DEL,
-              xenshape__hv_evtchn_fd(ctx->hv, d->hvd), NULL);
-    for (i = 0; i < ctx->nr_doms; i++)
-        if (ctx->doms[i] == d) {
-            ctx->doms[i] = ctx->doms[--ctx->nr_doms];
-            break;
-        }
-    pthread_mutex_unlock(&ctx->ring_lock);
+    unlist(ctx, d);
 
     /*
      * A ring inherited from a dead pager may still have frames that pager

@@ -77,6 +77,7 @@ typedef struct xenshape__dom {
     uint64_t held;
     bool reattached;                 /* we inherited a ring */
     bool paused_by_pager;
+    bool notify_pending;             /* last notify failed: retry */
     int error;                       /* latched XENSHAPE_E* */
 
     /* Requests we took but cannot answer yet (host memory). */
@@ -128,6 +129,10 @@ int xenshape__pager_start(xenshape_ctx *ctx);
 void xenshape__pager_stop(xenshape_ctx *ctx);
 xenshape__dom *xenshape__pager_find(xenshape_ctx *ctx, uint32_t domid);
 uint32_t xenshape__dom_tag(const uint8_t handle[16]);
+/* The page-in path of the ring thread, for one held frame, callable
+ * directly (benchmarks).  0, -ENOENT (not held), or as load. */
+int xenshape__pager_load_gfn(xenshape_ctx *ctx, uint32_t domid, uint64_t gfn,
+                             void *buf);
 
 /* For tests: the in-process simulated host a "sim" context should use
  * instead of connecting to a socket.  Borrowed. */

@@ -1,0 +1,120 @@
+/*
+ * testutil.c - helpers shared by the check tests (see testutil.h).
+ */
+
+#include <check.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "pager/pager.h"
+
+static unsigned errors;
+
+static void tu_vmessage(xentoollog_logger *lg, xentoollog_level level,
+                        int errnoval, const char *context,
+                        const char *format, va_list al)
+{
+    static int verbose = -1;
+
+    if (level >= XTL_ERROR)
+        __atomic_fetch_add(&errors, 1, __ATOMIC_RELAXED);
+    if (verbose < 0)
+        verbose = getenv("XENSHAPE_TEST_VERBOSE") != NULL;
+    if (!verbose || level < XTL_WARN)
+        return;
+    fprintf(stderr, "[%s] ", xtl_level_to_string(level));
+    vfprintf(stderr, format, al);
+    if (errnoval >= 0)
+        fprintf(stderr, ": %s", strerror(errnoval));
+    fputc('\n', stderr);
+}
+
+static void tu_progress(xentoollog_logger *lg, const char *context,
+                        const char *doing_what, int percent,
+                        unsigned long done, unsigned long total)
+{
+}
+
+static void tu_destroy(xentoollog_logger *lg)
+{
+}
+
+static xentoollog_logger logger = {
+    .vmessage = tu_vmessage,
+    .progress = tu_progress,
+    .destroy = tu_destroy,
+};
+
+xentoollog_logger *tu_logger(void)
+{
+    return &logger;
+}
+
+unsigned tu_errors_logged(void)
+{
+    return __atomic_load_n(&errors, __ATOMIC_RELAXED);
+}
+
+void tu_mkdtemp(char *buf, const char *tag)
+{
+    const char *tmp = getenv("TMPDIR");
+
+    snprintf(buf, 256, "%s/xenshape-%s-XXXXXX", tmp ? tmp : "/tmp", tag);
+    ck_assert_ptr_nonnull(mkdtemp(buf));
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag,
+                  struct FTW *ftw)
+{
+    return remove(path);
+}
+
+void tu_rmtree(const char *path)
+{
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+xenshape_ctx *tu_ctx_sim(struct xenshape__sim_host *h, const char *dir,
+                         uint64_t store_bytes)
+{
+    char store[300], state[300];
+    xenshape_ctx *ctx = NULL;
+
+    snprintf(store, sizeof(store), "%s/store", dir);
+    snprintf(state, sizeof(state), "%s/state", dir);
+    ck_assert_int_eq(xenshape_ctx_new(&ctx, tu_logger()), 0);
+    ck_assert_int_eq(xenshape_ctx_set_backend(ctx, "sim"), 0);
+    ck_assert_int_eq(xenshape__ctx_set_sim_host(ctx, h), 0);
+    ck_assert_int_eq(xenshape_ctx_set_store(ctx, store, store_bytes), 0);
+    ck_assert_int_eq(xenshape_ctx_set_state_dir(ctx, state), 0);
+    ck_assert_int_eq(xenshape_ctx_open(ctx), 0);
+    return ctx;
+}
+
+void tu_msleep(unsigned ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+bool tu_run_until(xenshape_ctx *ctx, bool (*pred)(void *), void *arg,
+                  int timeout_ms)
+{
+    int waited = 0;
+
+    while (!pred(arg)) {
+        if (waited >= timeout_ms)
+            return false;
+        xenshape_run(ctx, 20);
+        tu_msleep(5);
+        waited += 25;
+    }
+    return true;
+}

@@ -1,0 +1,64 @@
+# simlib.sh - shell helpers shared by the demo and the end-to-end tests:
+# start and stop a simulated host and the daemon, talk to them, read the
+# daemon's status file.  Sourced, not run.  Expects $BIN and $WORK.
+
+SIMHOST=${BIN}/xenshape-simhost
+DAEMON=${BIN}/xenshaped
+
+sim_start() {   # sim_start HOST_MIB
+    "$SIMHOST" --socket "$WORK/sim.sock" --host-mib "$1" \
+        >"$WORK/simhost.log" 2>&1 &
+    SIM_PID=$!
+    for _ in $(seq 100); do
+        [ -S "$WORK/sim.sock" ] && sim_ctl HOST >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "simulated host did not start; its log:" >&2
+    cat "$WORK/simhost.log" >&2
+    return 1
+}
+
+sim_ctl() {
+    "$SIMHOST" ctl --socket "$WORK/sim.sock" "$@"
+}
+
+# sim_create NAME FRAMES VCPUS WORKLOAD: waits for room, prints the domid.
+sim_create() {
+    local out
+    for _ in $(seq 600); do
+        if out=$(sim_ctl CREATE "name=$1" "frames=$2" "vcpus=$3" \
+                 "workload=$4" 2>&1); then
+            echo "${out#*domid=}" | awk '{print $1}'
+            return 0
+        fi
+        case $out in *ENOMEM*) sleep 0.2 ;; *) echo "$out" >&2; return 1 ;; esac
+    done
+    echo "no room for $1 after 120 s" >&2
+    return 1
+}
+
+# kv KEY LINE: the value of KEY=VALUE in a line of key=value pairs.
+kv() {
+    tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p" | head -n1
+}
+
+daemon_start() {   # daemon_start EXTRA-ARGS...
+    "$DAEMON" --backend sim --sim-socket "$WORK/sim.sock" \
+        --store "$WORK/store" --store-size "${STORE_SIZE:-1G}" \
+        --state-dir "$WORK/state" --status "$WORK/status" \
+        --status-ms 500 --foreground "$@" >>"$WORK/daemon.log" 2>&1 &
+    DAEMON_PID=$!
+}
+
+# The daemon's status line for a domain.
+dom_status() {
+    grep "^domain $1 " "$WORK/status" 2>/dev/null
+}
+
+cleanup_sim() {
+    [ -n "${DAEMON_PID:-}" ] && kill -9 "$DAEMON_PID" 2>/dev/null
+    [ -n "${SIM_PID:-}" ] && { sim_ctl SHUTDOWN >/dev/null 2>&1 || true; \
+        sleep 0.2; kill -9 "$SIM_PID" 2>/dev/null; }
+    wait 2>/dev/null
+    return 0
+}

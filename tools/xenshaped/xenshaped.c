@@ -1,0 +1,598 @@
+/*
+ * xenshaped.c - the xenshape daemon: attaches the paging engine to every
+ * domain of the host and keeps each domain's RAM at its target.
+ *
+ * This is the minimal daemon of the foundation: a target per domain comes
+ * from the command line or a config file (re-read on SIGHUP); the policy
+ * engine that derives targets from usage, priority and xenstore comes on
+ * top of it.  The main loop serves, in order: signals, the library's
+ * "work wanted" descriptor, and a 100 ms tick that attaches new domains,
+ * applies targets and runs eviction or prefetch for a bounded time.
+ * Page-in requests never wait for this loop: the library serves them on
+ * its own thread.
+ *
+ * SIGTERM and SIGINT page every domain back in (bounded by --stop-timeout)
+ * and detach; what cannot come back in time stays safely in the store for
+ * the next daemon, which re-attaches.  SIGKILL at any instant loses
+ * nothing either: that is the point of the store's ordering.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenshape.h>
+
+#define TICK_MS 100
+#define MAX_TARGETS 256
+#define MAX_SKIPPED 256
+/* How long a domain that cannot be paged is left alone before retrying. */
+#define RETRY_ATTACH_S 30
+
+struct target {
+    bool all;                  /* applies to every domain without its own */
+    uint32_t domid;
+    enum { T_FRAMES, T_PERCENT } kind;
+    uint64_t value;
+};
+
+struct daemon {
+    xentoollog_logger lg;      /* first: our logger is the daemon itself */
+    int min_level;
+    bool use_syslog, use_stderr;
+
+    const char *backend, *sim_socket, *store, *state_dir, *config,
+        *status_path;
+    uint64_t store_size;
+    int stop_timeout_ms, status_ms;
+    struct target cmdline[MAX_TARGETS], config_targets[MAX_TARGETS];
+    unsigned nr_cmdline, nr_config;
+    struct {
+        uint32_t domid;
+        time_t until;
+    } skipped[MAX_SKIPPED];
+    unsigned nr_skipped;
+
+    xenshape_ctx *ctx;
+};
+
+/* ---- logging: a xentoollog logger writing to syslog and/or stderr ---- */
+
+static void log_vmessage(xentoollog_logger *lg, xentoollog_level level,
+                         int errnoval, const char *context,
+                         const char *format, va_list al)
+{
+    struct daemon *dm = (struct daemon *)lg;
+    char msg[1024];
+    int prio;
+
+    if ((int)level < dm->min_level)
+        return;
+    vsnprintf(msg, sizeof(msg), format, al);
+    if (errnoval >= 0) {
+        size_t n = strlen(msg);
+
+        snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(errnoval));
+    }
+    prio = level >= XTL_ERROR ? LOG_ERR : level >= XTL_WARN ? LOG_WARNING :
+        level >= XTL_NOTICE ? LOG_NOTICE : level >= XTL_INFO ? LOG_INFO :
+        LOG_DEBUG;
+    if (dm->use_syslog)
+        syslog(prio, "%s", msg);
+    if (dm->use_stderr)
+        fprintf(stderr, "xenshaped: %s: %s\n", xtl_level_to_string(level),
+                msg);
+}
+
+static void log_progress(xentoollog_logger *lg, const char *context,
+                         const char *doing_what, int percent,
+                         unsigned long done, unsigned long total)
+{
+}
+
+static void log_destroy(xentoollog_logger *lg)
+{
+}
+
+static void dlog(struct daemon *dm, xentoollog_level level,
+                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void dlog(struct daemon *dm, xentoollog_level level,
+                 const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vmessage(&dm->lg, level, -1, "xenshaped", fmt, ap);
+    va_end(ap);
+}
+
+/* ---- targets ------------------------------------------------------- */
+
+/* "1234" frames, "512M"/"2G"/"64K" bytes, or "50%" of max_pages. */
+static int parse_size(const char *s, struct target *t)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    t->kind = T_FRAMES;
+    switch (*end) {
+    case '\0': t->value = v; return 0;
+    case '%':
+        if (end[1] || v > 100)
+            return -1;
+        t->kind = T_PERCENT;
+        t->value = v;
+        return 0;
+    case 'K': case 'k': v <<= 10; break;
+    case 'M': case 'm': v <<= 20; break;
+    case 'G': case 'g': v <<= 30; break;
+    default: return -1;
+    }
+    if (end[1])
+        return -1;
+    t->value = v / XENSHAPE_PAGE_SIZE;
+    return 0;
+}
+
+/* "DOMID=SIZE" or "all=SIZE". */
+static int parse_target(const char *s, struct target *t)
+{
+    const char *eq = strchr(s, '=');
+    char *end;
+    unsigned long id;
+
+    if (!eq)
+        return -1;
+    memset(t, 0, sizeof(*t));
+    if (eq - s == 3 && !strncmp(s, "all", 3)) {
+        t->all = true;
+    } else {
+        errno = 0;
+        id = strtoul(s, &end, 10);
+        if (errno || end != eq || end == s || id == 0 || id >= 0x7ff0)
+            return -1;
+        t->domid = (uint32_t)id;
+    }
+    return parse_size(eq + 1, t);
+}
+
+/*
+ * The config file: one "DOMID=SIZE" or "all=SIZE" per line, '#' starts a
+ * comment.  A bad line rejects the whole file and the previous targets
+ * stay in force: a typo must not page a domain out.
+ */
+static int load_config(struct daemon *dm)
+{
+    struct target next[MAX_TARGETS];
+    unsigned nr = 0, lineno = 0;
+    char line[256];
+    FILE *f;
+    int rc = 0;
+
+    if (!dm->config)
+        return 0;
+    f = fopen(dm->config, "re");
+    if (!f) {
+        dlog(dm, XTL_ERROR, "cannot read %s: %s; keeping the previous "
+             "targets", dm->config, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        char *p = line, *hash = strchr(line, '#');
+
+        lineno++;
+        if (hash)
+            *hash = '\0';
+        p += strspn(p, " \t");
+        p[strcspn(p, " \t\r\n")] = '\0';
+        if (!*p)
+            continue;
+        if (nr == MAX_TARGETS || parse_target(p, &next[nr]) < 0) {
+            dlog(dm, XTL_ERROR, "%s:%u: bad target '%s' (want DOMID=SIZE "
+                 "or all=SIZE); keeping the previous targets", dm->config,
+                 lineno, p);
+            rc = -1;
+            break;
+        }
+        nr++;
+    }
+    fclose(f);
+    if (rc)
+        return rc;
+    memcpy(dm->config_targets, next, sizeof(next[0]) * nr);
+    dm->nr_config = nr;
+    dlog(dm, XTL_INFO, "loaded %u targets from %s", nr, dm->config);
+    return 0;
+}
+
+static const struct target *find_target(const struct target *ts, unsigned nr,
+                                        uint32_t domid)
+{
+    const struct target *all = NULL;
+    unsigned i;
+
+    for (i = 0; i < nr; i++) {
+        if (!ts[i].all && ts[i].domid == domid)
+            return &ts[i];
+        if (ts[i].all)
+            all = &ts[i];
+    }
+    return all;
+}
+
+static uint64_t target_for(struct daemon *dm, const xenshape_dominfo *di)
+{
+    const struct target *t;
+
+    /* The command line wins over the config file. */
+    t = find_target(dm->cmdline, dm->nr_cmdline, di->domid);
+    if (!t || t->all) {
+        const struct target *c = find_target(dm->config_targets,
+                                             dm->nr_config, di->domid);
+        if (c && (!t || !c->all))
+            t = c;
+    }
+    if (!t)
+        return UINT64_MAX;
+    if (t->kind == T_PERCENT)
+        return di->max_pages * t->value / 100;
+    return t->value;
+}
+
+/* ---- the loop -------------------------------------------------------- */
+
+static void write_status(struct daemon *dm, const xenshape_dominfo *list,
+                         unsigned nr)
+{
+    char tmp[PATH_MAX];
+    uint64_t total = 0, fr = 0;
+    xenshape_storestats ss;
+    unsigned i;
+    FILE *f;
+
+    if (!dm->status_path)
+        return;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", dm->status_path);
+    f = fopen(tmp, "we");
+    if (!f)
+        return;
+    xenshape_host_info(dm->ctx, &total, &fr);
+    fprintf(f, "time=%lld host_frames=%" PRIu64 " host_free=%" PRIu64 "\n",
+            (long long)time(NULL), total, fr);
+    if (!xenshape_store_stats(dm->ctx, &ss))
+        fprintf(f, "store slots_used=%" PRIu64 " slots_total=%" PRIu64
+                " records_used=%" PRIu64 " zero=%" PRIu64 " dedup=%" PRIu64
+                " checksum_failures=%" PRIu64 " io_errors=%" PRIu64
+                " failed=%d\n", ss.slots_used, ss.slots_total,
+                ss.records_used, ss.zero_pages, ss.dedup_pages,
+                ss.checksum_failures, ss.io_errors, ss.failed);
+    for (i = 0; i < nr; i++) {
+        xenshape_domstats st;
+
+        if (xenshape_domain_stats(dm->ctx, list[i].domid, &st))
+            continue;
+        fprintf(f, "domain %u ram=%" PRIu64 " store=%" PRIu64 " max=%"
+                PRIu64 " target=%" PRId64 " faults=%" PRIu64 " evicted=%"
+                PRIu64 " loaded=%" PRIu64 " corrupt=%" PRIu64 " lost=%"
+                PRIu64 " error=%s\n", list[i].domid, st.tot_pages,
+                st.held_pages, st.max_pages,
+                st.target_pages == UINT64_MAX ? (int64_t)-1 :
+                (int64_t)st.target_pages, st.faults, st.evicted, st.loaded,
+                st.corrupt, st.lost,
+                st.error ? xenshape_errname(st.error) : "none");
+    }
+    fclose(f);
+    rename(tmp, dm->status_path);
+}
+
+/* Domains we could not attach (no paging in this hypervisor, another
+ * pager) are retried only now and then, not on every tick. */
+static bool skip_domain(struct daemon *dm, uint32_t domid, time_t now)
+{
+    unsigned i;
+
+    for (i = 0; i < dm->nr_skipped; i++)
+        if (dm->skipped[i].domid == domid) {
+            if (now < dm->skipped[i].until)
+                return true;
+            dm->skipped[i] = dm->skipped[--dm->nr_skipped];
+            return false;
+        }
+    return false;
+}
+
+static void note_skipped(struct daemon *dm, uint32_t domid, time_t now)
+{
+    if (dm->nr_skipped == MAX_SKIPPED)
+        return;
+    dm->skipped[dm->nr_skipped].domid = domid;
+    dm->skipped[dm->nr_skipped].until = now + RETRY_ATTACH_S;
+    dm->nr_skipped++;
+}
+
+static void tick(struct daemon *dm, bool status)
+{
+    xenshape_dominfo *list = NULL;
+    unsigned nr = 0, i;
+    int rc;
+
+    rc = xenshape_domain_list(dm->ctx, &list, &nr);
+    if (rc) {
+        dlog(dm, XTL_ERROR, "cannot list domains: %s",
+             xenshape_strerror(rc));
+        return;
+    }
+    for (i = 0; i < nr; i++) {
+        time_t now = time(NULL);
+
+        if (list[i].dying || skip_domain(dm, list[i].domid, now))
+            continue;
+        rc = xenshape_domain_attach(dm->ctx, list[i].domid);
+        if (rc) {
+            dlog(dm, XTL_WARN, "domain %u not paged: %s (retry in %d s)",
+                 list[i].domid, xenshape_strerror(rc), RETRY_ATTACH_S);
+            note_skipped(dm, list[i].domid, now);
+            continue;
+        }
+        xenshape_domain_set_target(dm->ctx, list[i].domid,
+                                   target_for(dm, &list[i]));
+    }
+    rc = xenshape_run(dm->ctx, TICK_MS * 8 / 10);
+    if (rc && rc != XENSHAPE_ENOMEM)
+        dlog(dm, XTL_DEBUG, "run: %s", xenshape_strerror(rc));
+    if (status)
+        write_status(dm, list, nr);
+    free(list);
+}
+
+static int shutdown_all(struct daemon *dm)
+{
+    xenshape_dominfo *list = NULL;
+    unsigned nr = 0, i;
+    int rc, failed = 0;
+
+    rc = xenshape_domain_list(dm->ctx, &list, &nr);
+    if (rc)
+        return 1;
+    for (i = 0; i < nr; i++) {
+        rc = xenshape_domain_detach(dm->ctx, list[i].domid,
+                                    dm->stop_timeout_ms);
+        if (rc && rc != XENSHAPE_ESRCH) {
+            dlog(dm, XTL_WARN, "domain %u: %s; its frames stay in the "
+                 "store for the next daemon", list[i].domid,
+                 xenshape_strerror(rc));
+            failed = 1;
+        }
+    }
+    free(list);
+    return failed;
+}
+
+static int run(struct daemon *dm)
+{
+    struct itimerspec its;
+    struct pollfd pfd[3];
+    sigset_t mask;
+    int sfd = -1, tfd = -1, rc = 1, ticks = 0;
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    if (sfd < 0 || tfd < 0) {
+        dlog(dm, XTL_CRITICAL, "signalfd/timerfd: %s", strerror(errno));
+        goto out;
+    }
+    memset(&its, 0, sizeof(its));
+    its.it_interval.tv_nsec = TICK_MS * 1000000L;
+    its.it_value.tv_nsec = TICK_MS * 1000000L;
+    timerfd_settime(tfd, 0, &its, NULL);
+
+    pfd[0].fd = sfd;
+    pfd[1].fd = xenshape_fd(dm->ctx);
+    pfd[2].fd = tfd;
+    pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+    dlog(dm, XTL_NOTICE, "running (backend %s, store %s)", dm->backend,
+         dm->store);
+    tick(dm, true);
+
+    for (;;) {
+        if (poll(pfd, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            dlog(dm, XTL_CRITICAL, "poll: %s", strerror(errno));
+            goto out;
+        }
+        if (pfd[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+
+            if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+                if (si.ssi_signo == SIGHUP) {
+                    dlog(dm, XTL_NOTICE, "SIGHUP: reloading targets");
+                    load_config(dm);
+                } else {
+                    dlog(dm, XTL_NOTICE, "signal %u: paging everything "
+                         "back in and stopping", si.ssi_signo);
+                    rc = shutdown_all(dm);
+                    goto out;
+                }
+            }
+        }
+        if (pfd[2].revents & POLLIN) {
+            uint64_t exp;
+
+            if (read(tfd, &exp, sizeof(exp)) < 0)
+                continue;
+            ticks++;
+            tick(dm, ticks % (dm->status_ms / TICK_MS ? dm->status_ms /
+                              TICK_MS : 1) == 0);
+        } else if (pfd[1].revents & POLLIN) {
+            xenshape_run(dm->ctx, TICK_MS / 2);
+        }
+    }
+ out:
+    if (sfd >= 0)
+        close(sfd);
+    if (tfd >= 0)
+        close(tfd);
+    return rc;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"Usage: xenshaped [OPTION]...\n"
+"Keep each Xen domain's RAM at its target by paging frames to a store.\n"
+"\n"
+"  -b, --backend NAME       hypervisor backend: xen (default) or sim\n"
+"  -S, --sim-socket PATH    socket of the simulated host (backend sim)\n"
+"  -s, --store PATH         page store: a file or a block device (required)\n"
+"  -z, --store-size SIZE    size of a new store file (e.g. 4G)\n"
+"  -d, --state-dir DIR      ring ports for re-attach (/var/lib/xenshape)\n"
+"  -c, --config FILE        targets, one DOMID=SIZE or all=SIZE per line;\n"
+"                           re-read on SIGHUP\n"
+"  -t, --target DOMID=SIZE  a target (frames, K/M/G bytes, or N%% of the\n"
+"                           domain's memory); repeatable, beats --config\n"
+"  -o, --status FILE        write per-domain figures here every interval\n"
+"  -i, --status-ms N        status interval in ms (1000)\n"
+"  -T, --stop-timeout N     ms allowed to page everything in on SIGTERM\n"
+"                           (60000)\n"
+"  -F, --foreground         log to stderr too\n"
+"  -v, --verbose            more messages (repeat for debug)\n"
+"  -h, --help               this text\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "backend", required_argument, NULL, 'b' },
+        { "sim-socket", required_argument, NULL, 'S' },
+        { "store", required_argument, NULL, 's' },
+        { "store-size", required_argument, NULL, 'z' },
+        { "state-dir", required_argument, NULL, 'd' },
+        { "config", required_argument, NULL, 'c' },
+        { "target", required_argument, NULL, 't' },
+        { "status", required_argument, NULL, 'o' },
+        { "status-ms", required_argument, NULL, 'i' },
+        { "stop-timeout", required_argument, NULL, 'T' },
+        { "foreground", no_argument, NULL, 'F' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    static struct daemon dm;
+    struct target size;
+    int c, rc;
+
+    dm.lg.vmessage = log_vmessage;
+    dm.lg.progress = log_progress;
+    dm.lg.destroy = log_destroy;
+    dm.min_level = XTL_NOTICE;
+    dm.use_syslog = true;
+    dm.backend = "xen";
+    dm.stop_timeout_ms = 60000;
+    dm.status_ms = 1000;
+
+    while ((c = getopt_long(argc, argv, "b:S:s:z:d:c:t:o:i:T:Fvh", opts,
+                            NULL)) != -1) {
+        switch (c) {
+        case 'b': dm.backend = optarg; break;
+        case 'S': dm.sim_socket = optarg; break;
+        case 's': dm.store = optarg; break;
+        case 'z':
+            if (parse_size(optarg, &size) < 0 || size.kind != T_FRAMES) {
+                fprintf(stderr, "xenshaped: bad --store-size '%s'\n",
+                        optarg);
+                return 2;
+            }
+            dm.store_size = size.value * XENSHAPE_PAGE_SIZE;
+            break;
+        case 'd': dm.state_dir = optarg; break;
+        case 'c': dm.config = optarg; break;
+        case 't':
+            if (dm.nr_cmdline == MAX_TARGETS ||
+                parse_target(optarg, &dm.cmdline[dm.nr_cmdline]) < 0) {
+                fprintf(stderr, "xenshaped: bad --target '%s' (want "
+                        "DOMID=SIZE or all=SIZE)\n", optarg);
+                return 2;
+            }
+            dm.nr_cmdline++;
+            break;
+        case 'o': dm.status_path = optarg; break;
+        case 'i':
+            dm.status_ms = atoi(optarg);
+            if (dm.status_ms < TICK_MS) {
+                fprintf(stderr, "xenshaped: bad --status-ms '%s' (at "
+                        "least %d)\n", optarg, TICK_MS);
+                return 2;
+            }
+            break;
+        case 'T':
+            dm.stop_timeout_ms = atoi(optarg);
+            if (dm.stop_timeout_ms <= 0) {
+                fprintf(stderr, "xenshaped: bad --stop-timeout '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'F': dm.use_stderr = true; break;
+        case 'v': dm.min_level = dm.min_level > XTL_DEBUG ?
+                dm.min_level - 2 : XTL_DEBUG; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "xenshaped: unexpected argument '%s'\n",
+                argv[optind]);
+        return 2;
+    }
+    if (!dm.store) {
+        fprintf(stderr, "xenshaped: --store is required\n");
+        return 2;
+    }
+    openlog("xenshaped", LOG_PID, LOG_DAEMON);
+    if (dm.config && load_config(&dm) < 0)
+        return 2;
+
+    rc = xenshape_ctx_new(&dm.ctx, &dm.lg);
+    if (!rc)
+        rc = xenshape_ctx_set_backend(dm.ctx, dm.backend);
+    if (!rc && dm.sim_socket)
+        rc = xenshape_ctx_set_sim_socket(dm.ctx, dm.sim_socket);
+    if (!rc && dm.state_dir)
+        rc = xenshape_ctx_set_state_dir(dm.ctx, dm.state_dir);
+    if (!rc)
+        rc = xenshape_ctx_set_store(dm.ctx, dm.store, dm.store_size);
+    if (!rc)
+        rc = xenshape_ctx_open(dm.ctx);
+    if (rc) {
+        fprintf(stderr, "xenshaped: cannot start: %s\n",
+                xenshape_strerror(rc));
+        xenshape_ctx_free(dm.ctx);
+        return 1;
+    }
+    rc = run(&dm);
+    xenshape_ctx_free(dm.ctx);
+    closelog();
+    return rc;
+}
