@@ -157,92 +157,6 @@ static void release_locked(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
     xenshape__store_free(ctx->store, rec);
 }
 
-/* ---- ring port persistence ------------------------------------------- */
-
-static int port_path(xenshape_ctx *ctx, uint32_t domid, char *buf,
-                     size_t len)
-{
-    int n = snprintf(buf, len, "%s/domain-%u.ring", ctx->state_dir, domid);
-
-    return (n < 0 || (size_t)n >= len) ? XENSHAPE_EINVAL : 0;
-}
-
-/*
- * There is no hypercall that tells which port a ring was bound to, so the
- * port is written down at enable time, durably, before any frame is
- * evicted: without it a restarted daemon could never serve the ring.
- */
-static int port_save(xenshape_ctx *ctx, uint32_t domid, uint32_t tag,
-                     uint32_t port)
-{
-    char path[4096], tmp[4200], line[64];
-    int fd = -1, rc, n, inj;
-
-    rc = port_path(ctx, domid, path, sizeof(path));
-    if (rc)
-        goto out;
-    if (mkdir(ctx->state_dir, 0700) < 0 && errno != EEXIST) {
-        XSLOG(ctx->lg, ERROR, errno, "cannot create state directory %s",
-              ctx->state_dir);
-        rc = XENSHAPE_EIO;
-        goto out;
-    }
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    n = snprintf(line, sizeof(line), "port=%u tag=%u\n", port, tag);
-    inj = xenshape__fault(XENSHAPE__FAULT_STATE_WRITE);
-    fd = inj ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, line, n) != n || fdatasync(fd) < 0 ||
-        rename(tmp, path) < 0) {
-        XSLOG(ctx->lg, ERROR, inj > 0 ? inj : errno,
-              "cannot record the ring port of domain %u in %s", domid, path);
-        rc = XENSHAPE_EIO;
-        goto out;
-    }
-    rc = 0;
- out:
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
-static int port_load(xenshape_ctx *ctx, uint32_t domid, uint32_t tag,
-                     uint32_t *port_r)
-{
-    char path[4096];
-    unsigned port, ftag;
-    FILE *f = NULL;
-    int rc;
-
-    rc = port_path(ctx, domid, path, sizeof(path));
-    if (rc)
-        goto out;
-    f = fopen(path, "re");
-    if (!f) {
-        rc = XENSHAPE_ENOENT;
-        goto out;
-    }
-    if (fscanf(f, "port=%u tag=%u", &port, &ftag) != 2 || ftag != tag) {
-        XSLOG(ctx->lg, WARN, -1, "%s does not describe this domain %u",
-              path, domid);
-        rc = XENSHAPE_ENOENT;
-        goto out;
-    }
-    *port_r = port;
-    rc = 0;
- out:
-    if (f)
-        fclose(f);
-    return rc;
-}
-
-static void port_forget(xenshape_ctx *ctx, uint32_t domid)
-{
-    char path[4096];
-
-    if (!port_path(ctx, domid, path, sizeof(path)))
-        unlink(path);
-}
-
 /* ---- the page-in side: the ring thread ------------------------------- */
 
 enum req_outcome { REQ_RESPOND, REQ_DEFER, REQ_PARK };
@@ -644,7 +558,7 @@ static void forget_dead(xenshape_ctx *ctx, const xenshape__hv_dominfo *list,
               "%llu frames in the store", d->domid,
               (unsigned long long)d->held);
         unlist(ctx, d);
-        port_forget(ctx, d->domid);
+        xenshape__state_port_forget(ctx, d->domid);
         dom_free(ctx, d);
     }
 }
@@ -816,6 +730,69 @@ static void adopt_orphans(xenshape_ctx *ctx, xenshape__dom *d, bool fresh)
     ctx->nr_orphans = kept;
 }
 
+/*
+ * Bring back a frame we nominated but could not evict: copy it to RAM,
+ * evict it, load the copy.  Nominated frames are otherwise restored only
+ * by a guest touch, and disabling paging with one left would crash the
+ * domain on that touch.
+ */
+static int rescue_nominated(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn)
+{
+    void *copy = NULL, *map = NULL;
+    int err = 0, r, rc;
+
+    copy = xenshape__alloc_aligned(XENSHAPE__PAGE_SIZE);
+    if (!copy) {
+        rc = XENSHAPE_ENOMEM;
+        goto out;
+    }
+    map = xenshape__hv_map(ctx->hv, d->domid, PROT_READ, &gfn, 1, &err);
+    if (!map || err) {
+        rc = XENSHAPE_EHV;
+        goto out;
+    }
+    memcpy(copy, map, XENSHAPE__PAGE_SIZE);
+    xenshape__hv_unmap(ctx->hv, map, 1);
+    map = NULL;
+    r = xenshape__hv_evict(ctx->hv, d->domid, gfn);
+    if (r < 0) {
+        rc = 0;     /* touched meanwhile: it is back already */
+        goto out;
+    }
+    r = xenshape__hv_load(ctx->hv, d->domid, gfn, copy);
+    rc = r < 0 ? xenshape__rc_from_errno(r) : 0;
+ out:
+    if (map)
+        xenshape__hv_unmap(ctx->hv, map, 1);
+    free(copy);
+    return rc;
+}
+
+/*
+ * Frames the dead pager nominated in its last batch and never evicted are
+ * still inaccessible to the guest; bring them back now, so that this ring
+ * holds no frame we do not know about.  If one cannot be brought back,
+ * the domain is marked unclean and paging is never disabled under it.
+ */
+static void recover_intent(xenshape_ctx *ctx, xenshape__dom *d)
+{
+    uint64_t gfns[XENSHAPE__EVICT_BATCH];
+    unsigned n, i;
+
+    n = xenshape__state_intent_load(ctx, d->domid, d->dom_tag, gfns);
+    for (i = 0; i < n; i++) {
+        if (gfns[i] >= d->nr_gfns || d->gfn_rec[gfns[i]])
+            continue;
+        if (rescue_nominated(ctx, d, gfns[i])) {
+            d->unclean = true;
+            XSLOG(ctx->lg, WARN, -1, "domain %u gfn 0x%llx: cannot check "
+                  "a frame the previous pager nominated; paging will stay "
+                  "enabled for this domain", d->domid,
+                  (unsigned long long)gfns[i]);
+        }
+    }
+}
+
 int xenshape_domain_attach(xenshape_ctx *ctx, uint32_t domid)
 {
     xenshape__hv_dominfo *list = NULL, info;
@@ -855,11 +832,11 @@ int xenshape_domain_attach(xenshape_ctx *ctx, uint32_t domid)
         sring = xenshape__hv_ring_page(ctx->hv, d->hvd);
         SHARED_RING_INIT(sring);
         BACK_RING_INIT(&d->back, sring, XENSHAPE__RING_PAGE_SIZE);
-        rc = port_save(ctx, domid, d->dom_tag, port);
+        rc = xenshape__state_port_save(ctx, domid, d->dom_tag, port);
         if (rc)
             goto out;
     } else if (r == -EBUSY) {
-        rc = port_load(ctx, domid, d->dom_tag, &port);
+        rc = xenshape__state_port_load(ctx, domid, d->dom_tag, &port);
         if (rc) {
             XSLOG(ctx->lg, ERROR, -1, "domain %u already has a pager (or "
                   "had one that left no ring port in %s): not attaching",
@@ -895,6 +872,8 @@ int xenshape_domain_attach(xenshape_ctx *ctx, uint32_t domid)
     }
 
     adopt_orphans(ctx, d, !d->reattached);
+    if (d->reattached)
+        recover_intent(ctx, d);
     if (info.paged_pages > d->held) {
         d->st.lost = info.paged_pages - d->held;
         d->error = XENSHAPE_ELOST;
@@ -1015,6 +994,12 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     if (!n) {
         age_unpageable(d);
         goto out;
+    }
+    /* Durably note what we are about to nominate, for a successor. */
+    rc = xenshape__state_intent_save(ctx, d->domid, d->dom_tag, cand, n);
+    if (rc) {
+        k = 0;
+        goto out_nominated;
     }
 
     for (i = 0; i < n; i++) {
@@ -1280,44 +1265,6 @@ int xenshape_run(xenshape_ctx *ctx, int budget_ms)
     return rc;
 }
 
-/*
- * Bring back a frame we nominated but could not evict: copy it to RAM,
- * evict it, load the copy.  Nominated frames are otherwise restored only
- * by a guest touch, and disabling paging with one left would crash the
- * domain on that touch.
- */
-static int rescue_nominated(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn)
-{
-    void *copy = NULL, *map = NULL;
-    int err = 0, r, rc;
-
-    copy = xenshape__alloc_aligned(XENSHAPE__PAGE_SIZE);
-    if (!copy) {
-        rc = XENSHAPE_ENOMEM;
-        goto out;
-    }
-    map = xenshape__hv_map(ctx->hv, d->domid, PROT_READ, &gfn, 1, &err);
-    if (!map || err) {
-        rc = XENSHAPE_EHV;
-        goto out;
-    }
-    memcpy(copy, map, XENSHAPE__PAGE_SIZE);
-    xenshape__hv_unmap(ctx->hv, map, 1);
-    map = NULL;
-    r = xenshape__hv_evict(ctx->hv, d->domid, gfn);
-    if (r < 0) {
-        rc = 0;     /* touched meanwhile: it is back already */
-        goto out;
-    }
-    r = xenshape__hv_load(ctx->hv, d->domid, gfn, copy);
-    rc = r < 0 ? xenshape__rc_from_errno(r) : 0;
- out:
-    if (map)
-        xenshape__hv_unmap(ctx->hv, map, 1);
-    free(copy);
-    return rc;
-}
-
 int xenshape_domain_detach(xenshape_ctx *ctx, uint32_t domid, int timeout_ms)
 {
     xenshape__hv_dominfo info;
@@ -1372,18 +1319,18 @@ int xenshape_domain_detach(xenshape_ctx *ctx, uint32_t domid, int timeout_ms)
     unlist(ctx, d);
 
     /*
-     * A ring inherited from a dead pager may still have frames that pager
-     * nominated and never evicted; they come back only when the guest
-     * touches them, and with paging disabled that touch would crash the
-     * domain.  So paging stays enabled then (the port file stays too, for
-     * the next pager), and is disabled only when we know it is clean.
+     * A frame nominated and never evicted comes back only when the guest
+     * touches it, and with paging disabled that touch would crash the
+     * domain.  Our own leftovers were rescued above, a dead pager's at
+     * re-attach (from its intent record); only if that failed does paging
+     * stay enabled (and the port file, for the next pager).
      */
-    if (!d->reattached) {
+    if (!d->unclean) {
         r = xenshape__hv_paging_disable(ctx->hv, domid);
         if (r < 0)
             XSLOG(ctx->lg, WARN, -r, "domain %u: disable paging", domid);
         else
-            port_forget(ctx, domid);
+            xenshape__state_port_forget(ctx, domid);
     }
     if (d->paused_by_pager)
         xenshape__hv_unpause(ctx->hv, domid);

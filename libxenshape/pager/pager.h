@@ -76,6 +76,8 @@ typedef struct xenshape__dom {
     uint64_t target;
     uint64_t held;
     bool reattached;                 /* we inherited a ring */
+    bool unclean;                    /* may hold frames nominated by a dead
+                                        pager: never disable paging */
     bool paused_by_pager;
     bool notify_pending;             /* last notify failed: retry */
     int error;                       /* latched XENSHAPE_E* */
@@ -133,6 +135,18 @@ uint32_t xenshape__dom_tag(const uint8_t handle[16]);
  * directly (benchmarks).  0, -ENOENT (not held), or as load. */
 int xenshape__pager_load_gfn(xenshape_ctx *ctx, uint32_t domid, uint64_t gfn,
                              void *buf);
+
+/* state.c: the ring port and the eviction intent of each domain. */
+int xenshape__state_port_save(xenshape_ctx *ctx, uint32_t domid,
+                              uint32_t tag, uint32_t port);
+int xenshape__state_port_load(xenshape_ctx *ctx, uint32_t domid,
+                              uint32_t tag, uint32_t *port_r);
+void xenshape__state_port_forget(xenshape_ctx *ctx, uint32_t domid);
+int xenshape__state_intent_save(xenshape_ctx *ctx, uint32_t domid,
+                                uint32_t tag, const uint64_t *gfns,
+                                unsigned n);
+unsigned xenshape__state_intent_load(xenshape_ctx *ctx, uint32_t domid,
+                                     uint32_t tag, uint64_t *gfns);
 
 /* For tests: the in-process simulated host a "sim" context should use
  * instead of connecting to a socket.  Borrowed. */

@@ -1,0 +1,173 @@
+/*
+ * state.c - the engine's small durable state outside the page store, kept
+ * in the state directory so that a daemon killed at any instant can be
+ * replaced by one that finishes its work:
+ *
+ *  - domain-<id>.ring: the event-channel port of the domain's paging ring.
+ *    There is no hypercall to look it up, and without it a new pager
+ *    could never re-attach;
+ *  - domain-<id>.intent: the gfns of the eviction batch in flight, written
+ *    before they are nominated.  A frame nominated and then abandoned by
+ *    a dead pager is invisible otherwise (no 4.17 hypercall reports the
+ *    p2m type), and it would crash the domain if paging were disabled
+ *    before the guest touched it.
+ *
+ * Both are tagged with the domain's identity (a hash of its UUID) so a
+ * reused domid never inherits another domain's state.
+ */
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pager/pager.h"
+
+#define INTENT_MAGIC 0x544e4930u      /* "0INT" */
+
+static int state_path(xenshape_ctx *ctx, uint32_t domid, const char *kind,
+                      char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s/domain-%u.%s", ctx->state_dir, domid,
+                     kind);
+
+    return (n < 0 || (size_t)n >= len) ? XENSHAPE_EINVAL : 0;
+}
+
+/* Write a small file durably and atomically (tmp, fsync, rename). */
+static int write_durable(xenshape_ctx *ctx, const char *path,
+                         const void *data, size_t len)
+{
+    char tmp[4200];
+    int fd = -1, rc, inj;
+
+    if (mkdir(ctx->state_dir, 0700) < 0 && errno != EEXIST) {
+        XSLOG(ctx->lg, ERROR, errno, "cannot create state directory %s",
+              ctx->state_dir);
+        return XENSHAPE_EIO;
+    }
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    inj = xenshape__fault(XENSHAPE__FAULT_STATE_WRITE);
+    if (inj) {
+        errno = inj > 0 ? inj : EIO;
+        goto fail;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, data, len) != (ssize_t)len || fdatasync(fd) < 0 ||
+        rename(tmp, path) < 0)
+        goto fail;
+    rc = 0;
+    goto out;
+ fail:
+    XSLOG(ctx->lg, ERROR, errno, "cannot write %s", path);
+    rc = XENSHAPE_EIO;
+ out:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+int xenshape__state_port_save(xenshape_ctx *ctx, uint32_t domid,
+                              uint32_t tag, uint32_t port)
+{
+    char path[4096], line[64];
+    int rc, n;
+
+    rc = state_path(ctx, domid, "ring", path, sizeof(path));
+    if (rc)
+        return rc;
+    n = snprintf(line, sizeof(line), "port=%u tag=%u\n", port, tag);
+    return write_durable(ctx, path, line, (size_t)n);
+}
+
+int xenshape__state_port_load(xenshape_ctx *ctx, uint32_t domid,
+                              uint32_t tag, uint32_t *port_r)
+{
+    char path[4096];
+    unsigned port, ftag;
+    FILE *f = NULL;
+    int rc;
+
+    rc = state_path(ctx, domid, "ring", path, sizeof(path));
+    if (rc)
+        goto out;
+    f = fopen(path, "re");
+    if (!f) {
+        rc = XENSHAPE_ENOENT;
+        goto out;
+    }
+    if (fscanf(f, "port=%u tag=%u", &port, &ftag) != 2 || ftag != tag) {
+        XSLOG(ctx->lg, WARN, -1, "%s does not describe this domain %u",
+              path, domid);
+        rc = XENSHAPE_ENOENT;
+        goto out;
+    }
+    *port_r = port;
+    rc = 0;
+ out:
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+void xenshape__state_port_forget(xenshape_ctx *ctx, uint32_t domid)
+{
+    char path[4096];
+
+    if (!state_path(ctx, domid, "ring", path, sizeof(path)))
+        unlink(path);
+    if (!state_path(ctx, domid, "intent", path, sizeof(path)))
+        unlink(path);
+}
+
+/*
+ * The intent record: magic, tag, count, then the gfns.  Rewritten before
+ * every batch; one fdatasync per batch of up to XENSHAPE__EVICT_BATCH
+ * frames.
+ */
+int xenshape__state_intent_save(xenshape_ctx *ctx, uint32_t domid,
+                                uint32_t tag, const uint64_t *gfns,
+                                unsigned n)
+{
+    uint32_t buf[3 + 2 * XENSHAPE__EVICT_BATCH];
+    char path[4096];
+    int rc;
+
+    if (n > XENSHAPE__EVICT_BATCH)
+        return XENSHAPE_EINVAL;
+    rc = state_path(ctx, domid, "intent", path, sizeof(path));
+    if (rc)
+        return rc;
+    buf[0] = INTENT_MAGIC;
+    buf[1] = tag;
+    buf[2] = n;
+    memcpy(&buf[3], gfns, n * sizeof(*gfns));
+    return write_durable(ctx, path, buf, 12 + n * sizeof(*gfns));
+}
+
+/* Reads the last intent into gfns (room for XENSHAPE__EVICT_BATCH).
+ * Returns the count, 0 when there is none or it is not this domain's. */
+unsigned xenshape__state_intent_load(xenshape_ctx *ctx, uint32_t domid,
+                                     uint32_t tag, uint64_t *gfns)
+{
+    uint32_t buf[3 + 2 * XENSHAPE__EVICT_BATCH];
+    char path[4096];
+    ssize_t len;
+    int fd;
+
+    if (state_path(ctx, domid, "intent", path, sizeof(path)))
+        return 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    len = read(fd, buf, sizeof(buf));
+    close(fd);
+    if (len < 12 || buf[0] != INTENT_MAGIC || buf[1] != tag ||
+        buf[2] > XENSHAPE__EVICT_BATCH ||
+        (size_t)len != 12 + buf[2] * sizeof(*gfns))
+        return 0;
+    memcpy(gfns, &buf[3], buf[2] * sizeof(*gfns));
+    return buf[2];
+}
