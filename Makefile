@@ -80,8 +80,8 @@ $(LIB_PC): libxenshape/xenshape.pc.in config.mk
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(LIB_VERSION)|g' $< > $@
 
 # ---- programs: one directory under tools/ per program -------------------
-TOOL_DIRS := $(patsubst tools/%/,%,$(filter %/,$(wildcard tools/*/)))
-TOOL_DIRS := $(filter-out scripts,$(TOOL_DIRS))
+# A directory under tools/ with C files directly in it is a program.
+TOOL_DIRS := $(sort $(patsubst tools/%/,%,$(dir $(wildcard tools/*/*.c))))
 PROGS := $(addprefix $(BIN)/,$(TOOL_DIRS))
 
 define tool_rule
@@ -102,7 +102,7 @@ $(TESTBIN)/%: $(OBJ)/tests/%.o $(TEST_COMMON_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -pthread -o $@ $^ $(CHECK_LIBS) $(LDLIBS_LIB)
 
-.PHONY: all lib progs tests check demo bench-datapath clean distclean
+.PHONY: all lib progs tests check check-xen demo bench-datapath clean distclean
 all: lib progs tests
 lib: $(LIB_A) $(LIB_SO) $(LIB_PC)
 progs: $(PROGS)
@@ -115,6 +115,11 @@ check: all
 
 demo: all
 	tools/scripts/demo.sh
+
+# The real-Xen lane: a paging-enabled Xen 4.17 built from Debian's source
+# package, booted under QEMU (TCG) with the daemon in Dom0.
+check-xen: all
+	tools/xen-lane/run.sh
 
 bench-datapath: all
 	$(BIN)/bench --datapath

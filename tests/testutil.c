@@ -107,14 +107,16 @@ void tu_msleep(unsigned ms)
 bool tu_run_until(xenshape_ctx *ctx, bool (*pred)(void *), void *arg,
                   int timeout_ms)
 {
-    int waited = 0;
+    struct timespec t0, t;
 
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     while (!pred(arg)) {
-        if (waited >= timeout_ms)
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((t.tv_sec - t0.tv_sec) * 1000 +
+            (t.tv_nsec - t0.tv_nsec) / 1000000 >= timeout_ms)
             return false;
         xenshape_run(ctx, 20);
-        tu_msleep(5);
-        waited += 25;
+        tu_msleep(2);
     }
     return true;
 }
