@@ -69,15 +69,6 @@ static bool ram_at_most(void *arg)
     return st.tot_pages <= c->value;
 }
 
-static bool ram_at_least(void *arg)
-{
-    struct cond *c = arg;
-    xenshape_domstats st;
-
-    ck_assert_int_eq(xenshape_domain_stats(ctx, c->domid, &st), 0);
-    return st.tot_pages >= c->value;
-}
-
 /* Every frame of the domain in RAM, and every one right. */
 static void assert_all_good(uint32_t domid, uint64_t frames)
 {

@@ -71,8 +71,9 @@ struct xenshape__hv_ops {
 
     /*
      * Enable paging and set up the ring as libxc does (domain paused while
-     * the ring gfn is mapped).  On success *port_r is the remote port to
-     * persist for a later re-attach.  -EBUSY: a pager is or was attached.
+     * the ring gfn is mapped, SHARED_RING_INIT done before the domain runs
+     * again).  On success *port_r is the remote port to persist for a
+     * later re-attach.  -EBUSY: a pager is or was attached.
      */
     int (*paging_enable)(xenshape__hv *hv, uint32_t domid,
                          xenshape__hv_dom **d_r, uint32_t *port_r);

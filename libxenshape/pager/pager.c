@@ -215,6 +215,13 @@ static int load_held(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
     rc = xenshape__store_get(ctx->store, rec, buf);
     if (rc) {
         pthread_mutex_lock(&d->lock);
+        /* Another path (prefetch, or a second request for the same gfn)
+         * loaded the frame and released the record while we read it: its
+         * slot may already hold other data.  The frame is back; fine. */
+        if (d->gfn_rec[gfn] != rec) {
+            pthread_mutex_unlock(&d->lock);
+            return 0;
+        }
         if (rc == XENSHAPE_ECORRUPT)
             d->st.corrupt++;
         d->error = rc;
@@ -829,8 +836,9 @@ int xenshape_domain_attach(xenshape_ctx *ctx, uint32_t domid)
 
     r = xenshape__hv_paging_enable(ctx->hv, domid, &d->hvd, &port);
     if (r == 0) {
+        /* The backend initialised the shared ring before the guest could
+         * run again; only our private back-ring indices start here. */
         sring = xenshape__hv_ring_page(ctx->hv, d->hvd);
-        SHARED_RING_INIT(sring);
         BACK_RING_INIT(&d->back, sring, XENSHAPE__RING_PAGE_SIZE);
         rc = xenshape__state_port_save(ctx, domid, d->dom_tag, port);
         if (rc)
@@ -1136,6 +1144,11 @@ static int prefetch_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     for (i = 0; i < n; i++) {
         if (rcs[i]) {
             pthread_mutex_lock(&d->lock);
+            if (d->gfn_rec[gfns[i]] != recs[i]) {
+                /* Faulted in meanwhile; see load_held(). */
+                pthread_mutex_unlock(&d->lock);
+                continue;
+            }
             if (rcs[i] == XENSHAPE_ECORRUPT)
                 d->st.corrupt++;
             d->error = rcs[i];
