@@ -996,8 +996,14 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
         want = XENSHAPE__EVICT_BATCH;
     pthread_mutex_lock(&d->lock);
     n = xenshape__select_clock.choose(d->sel, victim_ok, d, cand, want);
-    for (i = 0; i < n; i++)
-        d->gfn_flags[cand[i]] |= XENSHAPE__GFN_INFLIGHT;
+    /* Whatever the policy returns, each frame enters a batch once. */
+    for (i = k = 0; i < n; i++)
+        if (cand[i] < d->nr_gfns && victim_ok(d, cand[i])) {
+            d->gfn_flags[cand[i]] |= XENSHAPE__GFN_INFLIGHT;
+            cand[k++] = cand[i];
+        }
+    n = k;
+    k = 0;
     pthread_mutex_unlock(&d->lock);
     if (!n) {
         age_unpageable(d);

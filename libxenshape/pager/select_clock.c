@@ -69,11 +69,13 @@ static void clock_evicted(xenshape__select *s, uint64_t gfn)
         s->ref[gfn] = 0;
 }
 
+#define CHOSEN 2   /* picked in the current call: never twice */
+
 static unsigned clock_choose(xenshape__select *s,
                              xenshape__select_filter *ok, void *arg,
                              uint64_t *out, unsigned n)
 {
-    unsigned found = 0;
+    unsigned found = 0, i;
     uint64_t steps;
 
     /* Two sweeps at most: the first may only clear reference bits. */
@@ -81,14 +83,17 @@ static unsigned clock_choose(xenshape__select *s,
         uint64_t g = s->hand;
 
         s->hand = (s->hand + 1 == s->nr) ? 0 : s->hand + 1;
-        if (!ok(arg, g))
+        if (s->ref[g] == CHOSEN || !ok(arg, g))
             continue;
         if (s->ref[g]) {
             s->ref[g] = 0;
             continue;
         }
+        s->ref[g] = CHOSEN;
         out[found++] = g;
     }
+    for (i = 0; i < found; i++)
+        s->ref[out[i]] = 0;
     return found;
 }
 
