@@ -25,6 +25,8 @@ doms+=("$(sim_create g3 $frames 1 'hot:0.5:0.7,write=0.5')")
 
 RANDOM=${XENSHAPE_CRASH_SEED:-$$}
 echo "crash test: $points kills, seed $RANDOM, guests ${doms[*]}"
+kills_with_frames_out=0
+max_out=0
 for i in $(seq "$points"); do
     # Alternate deep and shallow targets so both directions are in flight.
     if [ $((i % 2)) -eq 1 ]; then t=20%; else t=60%; fi
@@ -37,6 +39,12 @@ for i in $(seq "$points"); do
     fi
     kill -9 "$DAEMON_PID"
     wait "$DAEMON_PID" 2>/dev/null || true
+    out=0
+    for d in "${doms[@]}"; do
+        out=$((out + $(kv paged_pages "$(sim_ctl STATS "$d")")))
+    done
+    [ "$out" -gt 0 ] && kills_with_frames_out=$((kills_with_frames_out + 1))
+    [ "$out" -gt "$max_out" ] && max_out=$out
 done
 
 # Bring everything home and look at every frame.
@@ -66,5 +74,7 @@ for d in "${doms[@]}"; do
     [ "$(kv crashed "$s")" = 0 ] || { echo "domain $d crashed" >&2; exit 1; }
 done
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || true
-echo "crash-test points=$points frames_checked=$checked wrong=$wrong wrong_reads=$wrong_reads"
+echo "crash-test points=$points kills_with_frames_out=$kills_with_frames_out max_frames_out=$max_out frames_checked=$checked wrong=$wrong wrong_reads=$wrong_reads"
+# A kill with nothing paged out proves nothing: most must hit real work.
+[ "$kills_with_frames_out" -ge $((points * 3 / 4)) ] &&
 [ "$wrong" -eq 0 ] && [ "$wrong_reads" -eq 0 ] && [ "$checked" -eq $((frames * 3)) ]

@@ -835,6 +835,11 @@ int xenshape_domain_attach(xenshape_ctx *ctx, uint32_t domid)
         goto out;
 
     r = xenshape__hv_paging_enable(ctx->hv, domid, &d->hvd, &port);
+    if (r == 0 && !d->hvd) {
+        /* Xen makes enable a no-op on a dying domain. */
+        rc = XENSHAPE_ESRCH;
+        goto out;
+    }
     if (r == 0) {
         /* The backend initialised the shared ring before the guest could
          * run again; only our private back-ring indices start here. */
@@ -1082,7 +1087,10 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
 
     for (i = 0; i < m; i++) {
         r = xenshape__hv_evict(ctx->hv, d->domid, stored[i]);
-        settled[stored_at[i]] = (r == 0 || r == -EBUSY);
+        /* EBUSY is either a guest touch (a request will come) or an extra
+         * reference, e.g. a foreign mapping (the frame stays nominated):
+         * only a success settles the frame for certain. */
+        settled[stored_at[i]] = (r == 0);
         pthread_mutex_lock(&d->lock);
         if (r == 0) {
             done++;

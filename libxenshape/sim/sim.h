@@ -22,6 +22,11 @@
  * pager answers, as a vCPU paused by vm_event does.  Every frame's content
  * is a function of (domid, gfn, write generation), so the host can prove
  * at any time that no frame was lost or corrupted.
+ *
+ * Unlike the public API, these functions return 0 or -errno (-ESRCH,
+ * -ENOMEM, ...), as the hypervisor they stand for does; the control
+ * socket reports the same errno by name.  docs/simhost.md describes what
+ * is modelled, the protocol, and what is not modelled.
  */
 
 #ifndef XENSHAPE_SIM_H
@@ -34,15 +39,19 @@
 #include "../hv/vmevent.h"
 
 typedef struct xenshape__sim_host xenshape__sim_host;
+struct xentoollog_logger;
 
 /* Workload of a simulated guest, parsed from a short text spec:
  *   "idle"                         vCPUs do nothing
  *   "uniform"                      uniform random touches over all frames
  *   "hot:F:P"                      a fraction F of frames gets P of touches
  *   "trace:PATH"                   replay a trace (page keys mod frames)
+ *   "sweep"                        each vCPU reads its share of all frames
+ *                                  in order, over and over
  *   any of them may be followed by ",write=W" (fraction of writes, default
- *   0.3), ",rate=N" (touches per second per vCPU, default unlimited) and
- *   ",zero=Z,dup=D" (fractions of frames created zero / duplicated). */
+ *   0.3, for sweep 0), ",rate=N" (touches per second per vCPU, default
+ *   unlimited) and ",zero=Z,dup=D" (fractions of frames created zero /
+ *   duplicated, default 0.1 each; used at create only). */
 typedef struct xenshape__sim_dom_params {
     const char *name;
     uint64_t frames;                 /* presented memory, in 4 KiB frames */
@@ -64,6 +73,22 @@ typedef struct xenshape__sim_dom_stats {
     uint64_t responses;              /* responses consumed */
     uint64_t blocked_vcpus;          /* vCPUs paused on vm_event right now */
     bool crashed;                    /* domain_crash() was called */
+    /* Appended; the names are also the STATS keys (docs/simhost.md). */
+    uint64_t tot_pages, max_pages, paged_pages; /* as Xen reports them */
+    uint64_t requests;               /* requests put on the paging ring */
+    uint64_t foreign_requests;       /* of those, from foreign mappers */
+    uint64_t foreign_ring_full;      /* foreign populates with no slot */
+    uint64_t drop_requests;          /* DROP_PAGE requests (balloon) */
+    uint64_t evict_fail;             /* requests with EVICT_FAIL */
+    uint64_t ring_waits;             /* vCPUs that waited for a slot */
+    uint64_t spurious_faults;        /* touches of a paging_in frame */
+    uint64_t access_events, access_drops; /* n2rwx queue */
+    uint64_t recoveries;             /* dead lock holders repaired */
+    uint64_t balloon_fail;           /* ballooned frames not repopulated */
+    uint32_t ring_free;              /* free request slots, as Xen counts */
+    uint32_t ring_waiters;           /* vCPUs waiting for a slot now */
+    uint32_t pause_count;            /* toolstack pauses */
+    bool paging_enabled;
 } xenshape__sim_dom_stats;
 
 /* Result of a verification pass. */
@@ -81,6 +106,12 @@ typedef struct xenshape__sim_verify {
 int xenshape__sim_host_new(xenshape__sim_host **h_r, uint64_t total_frames);
 void xenshape__sim_host_free(xenshape__sim_host *h);
 
+/* Where the host reports what its control socket does (clients coming
+ * and going, requests that change something, errors).  Borrowed; NULL
+ * (the default) is silent. */
+void xenshape__sim_host_set_logger(xenshape__sim_host *h,
+                                   struct xentoollog_logger *lg);
+
 /* Serve the control socket at path (creating it) from a thread of this
  * process, until xenshape__sim_host_free().  Used by simhost and tests. */
 int xenshape__sim_host_listen(xenshape__sim_host *h, const char *path);
@@ -94,11 +125,46 @@ int xenshape__sim_dom_destroy(xenshape__sim_host *h, uint32_t domid);
 /* Replace the workload of a running domain (NULL or "idle" stops it). */
 int xenshape__sim_dom_workload(xenshape__sim_host *h, uint32_t domid,
                                const char *spec);
-int xenshape__sim_dom_stats(xenshape__sim_host *h, uint32_t domid,
-                            xenshape__sim_dom_stats *st_r);
+/* The type and the call share a name, which C allows only through a
+ * function-like macro: "xenshape__sim_dom_stats st;" names the type,
+ * "xenshape__sim_dom_stats(h, domid, &st)" calls the function. */
+int xenshape__sim_dom_get_stats(xenshape__sim_host *h, uint32_t domid,
+                                xenshape__sim_dom_stats *st_r);
+#define xenshape__sim_dom_stats(h, domid, st_r) \
+    xenshape__sim_dom_get_stats((h), (domid), (st_r))
 /* Compare every resident frame with its expected content. */
 int xenshape__sim_dom_verify(xenshape__sim_host *h, uint32_t domid,
                              xenshape__sim_verify *v_r);
+
+/*
+ * Guest actions on demand, for tests: the calling thread acts as vCPU
+ * vcpu of the domain (alongside that vCPU's own thread, which tests keep
+ * on the "idle" workload) and blocks exactly as that vCPU would.
+ * touch: 0; -EFAULT if a read saw wrong content; -ECANCELED if the
+ * domain crashed or is being destroyed while we waited; -ENOMEM if a
+ * ballooned frame could not be repopulated; -ESRCH, -EINVAL.
+ * balloon: the guest gives gfn back (XENMEM_decrease_reservation): 0,
+ * -ENOENT (not populated), -EBUSY (foreign-mapped).
+ */
+int xenshape__sim_dom_touch(xenshape__sim_host *h, uint32_t domid,
+                            unsigned vcpu, uint64_t gfn, bool write);
+int xenshape__sim_dom_balloon(xenshape__sim_host *h, uint32_t domid,
+                              unsigned vcpu, uint64_t gfn);
+
+/* Wait up to timeout_ms (-1: for ever) for a SHUTDOWN request on the
+ * control socket.  Returns true if one came. */
+bool xenshape__sim_host_wait_shutdown(xenshape__sim_host *h, int timeout_ms);
+
+/*
+ * Test seams for crash recovery.  hold_lock takes the domain's lock and
+ * returns with it held (a forked child then _exit()s: the next locker
+ * repairs).  set_crash_point makes this process _exit(0) when a hypercall
+ * reaches the named point: "evict.evicting", "evict.scrubbed",
+ * "evict.counted", "load.copied", "map.logged", "map.populated",
+ * "resume.consumed"; NULL clears it.
+ */
+int xenshape__sim_dom_hold_lock(xenshape__sim_host *h, uint32_t domid);
+void xenshape__sim_set_crash_point(const char *name);
 
 /* The same operations over the control socket, for other processes
  * (tests, the demo, xenshape-simhost's client mode).  Text protocol;

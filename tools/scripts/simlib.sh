@@ -56,9 +56,12 @@ dom_status() {
 }
 
 cleanup_sim() {
-    [ -n "${DAEMON_PID:-}" ] && kill -9 "$DAEMON_PID" 2>/dev/null
-    [ -n "${SIM_PID:-}" ] && { sim_ctl SHUTDOWN >/dev/null 2>&1 || true; \
-        sleep 0.2; kill -9 "$SIM_PID" 2>/dev/null; }
+    [ -n "${DAEMON_PID:-}" ] && kill -9 "$DAEMON_PID" 2>/dev/null || true
+    if [ -n "${SIM_PID:-}" ]; then
+        sim_ctl SHUTDOWN >/dev/null 2>&1 || true
+        sleep 0.2
+        kill -9 "$SIM_PID" 2>/dev/null || true
+    fi
     wait 2>/dev/null
     return 0
 }
