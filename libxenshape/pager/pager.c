@@ -28,6 +28,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -461,7 +462,8 @@ static void *ring_thread_main(void *arg)
 int xenshape__pager_start(xenshape_ctx *ctx)
 {
     struct epoll_event ev;
-    int rc;
+    sigset_t all, old;
+    int rc, r;
 
     if (pthread_mutex_init(&ctx->ring_lock, NULL))
         return XENSHAPE_ENOMEM;
@@ -486,7 +488,13 @@ int xenshape__pager_start(xenshape_ctx *ctx)
         rc = xenshape__rc_from_errno(errno);
         goto out;
     }
-    if (pthread_create(&ctx->ring_thread, NULL, ring_thread_main, ctx)) {
+    /* Our thread must never take the application's signals: it would
+     * die of a SIGHUP the daemon meant to read with signalfd. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    r = pthread_create(&ctx->ring_thread, NULL, ring_thread_main, ctx);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r) {
         rc = XENSHAPE_ENOMEM;
         goto out;
     }

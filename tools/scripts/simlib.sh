@@ -56,6 +56,8 @@ dom_status() {
 }
 
 cleanup_sim() {
+    # The shell reports each killed background job; nobody needs that.
+    exec 2>/dev/null
     [ -n "${DAEMON_PID:-}" ] && kill -9 "$DAEMON_PID" 2>/dev/null || true
     if [ -n "${SIM_PID:-}" ]; then
         sim_ctl SHUTDOWN >/dev/null 2>&1 || true
