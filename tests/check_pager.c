@@ -70,6 +70,24 @@ static bool ram_at_most(void *arg)
     return st.tot_pages <= c->value;
 }
 
+static bool faulted(void *arg)
+{
+    struct cond *c = arg;
+    xenshape_domstats st;
+
+    ck_assert_int_eq(xenshape_domain_stats(ctx, c->domid, &st), 0);
+    return st.faults >= c->value && st.loaded >= c->value;
+}
+
+static bool corrupt_seen(void *arg)
+{
+    struct cond *c = arg;
+    xenshape_domstats st;
+
+    ck_assert_int_eq(xenshape_domain_stats(ctx, c->domid, &st), 0);
+    return st.corrupt > 0 && st.paused_by_pager;
+}
+
 /* Every frame of the domain in RAM, and every one right. */
 static void assert_all_good(uint32_t domid, uint64_t frames)
 {
@@ -106,7 +124,7 @@ START_TEST(evict_to_target_then_fault_back)
 
     ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
     ck_assert_int_eq(xenshape_domain_set_target(ctx, domid, frames / 4), 0);
-    ck_assert(tu_run_until(ctx, ram_at_most, &c, 20000));
+    ck_assert(tu_run_until(ctx, ram_at_most, &c, 60000));
     ck_assert_int_eq(xenshape_domain_stats(ctx, domid, &st), 0);
     ck_assert_uint_eq(st.held_pages, st.paged_pages);
     ck_assert_uint_ge(st.evicted, frames - frames / 4);
@@ -115,13 +133,11 @@ START_TEST(evict_to_target_then_fault_back)
     /* The guest now touches everything: faults bring frames back. */
     ck_assert_int_eq(xenshape__sim_dom_workload(host, domid,
                                                 "uniform,write=0.3"), 0);
-    tu_msleep(1500);
-    ck_assert_int_eq(xenshape_domain_stats(ctx, domid, &st), 0);
-    ck_assert_uint_gt(st.faults, 0);
-    ck_assert_uint_gt(st.loaded, 0);
+    c.value = 100;
+    ck_assert(tu_run_until(ctx, faulted, &c, 30000));
     ck_assert_int_eq(xenshape__sim_dom_workload(host, domid, "idle"), 0);
 
-    ck_assert_int_eq(xenshape_domain_detach(ctx, domid, 20000), 0);
+    ck_assert_int_eq(xenshape_domain_detach(ctx, domid, 30000), 0);
     assert_all_good(domid, frames);
 }
 END_TEST
@@ -135,13 +151,13 @@ START_TEST(prefetch_brings_frames_without_faults)
 
     ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
     ck_assert_int_eq(xenshape_domain_set_target(ctx, domid, 0), 0);
-    ck_assert(tu_run_until(ctx, ram_at_most, &c, 20000));
+    ck_assert(tu_run_until(ctx, ram_at_most, &c, 60000));
     ck_assert_int_eq(xenshape_domain_prefetch(ctx, domid, 100, &done), 0);
     ck_assert_uint_eq(done, 100);
     ck_assert_int_eq(xenshape_domain_stats(ctx, domid, &st), 0);
     ck_assert_uint_eq(st.faults, 0);
     ck_assert_uint_eq(st.tot_pages, 100);
-    ck_assert_int_eq(xenshape_domain_detach(ctx, domid, 20000), 0);
+    ck_assert_int_eq(xenshape_domain_detach(ctx, domid, 30000), 0);
     assert_all_good(domid, frames);
 }
 END_TEST
@@ -175,7 +191,7 @@ START_TEST(four_guests_half_out_repeatedly)
             struct cond c = { dom[i], frames / 2 + frames / 16 };
 
             if ((round + i) % 2 == 0)
-                ck_assert(tu_run_until(ctx, ram_at_most, &c, 30000));
+                ck_assert(tu_run_until(ctx, ram_at_most, &c, 60000));
         }
         for (i = 0; i < 4; i++)
             assert_resident_good(dom[i]);
@@ -201,7 +217,7 @@ START_TEST(reattach_after_pager_loss)
 
     ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
     ck_assert_int_eq(xenshape_domain_set_target(ctx, domid, c.value), 0);
-    ck_assert(tu_run_until(ctx, ram_at_most, &c, 20000));
+    ck_assert(tu_run_until(ctx, ram_at_most, &c, 60000));
     ck_assert_int_eq(xenshape_domain_stats(ctx, domid, &st), 0);
     paged = st.paged_pages;
     ck_assert_uint_gt(paged, 0);
@@ -218,11 +234,10 @@ START_TEST(reattach_after_pager_loss)
     ck_assert_uint_eq(st.lost, 0);
     ck_assert_int_eq(st.error, 0);
     ck_assert_uint_eq(st.held_pages, st.paged_pages);
-    tu_msleep(500);
-    ck_assert_int_eq(xenshape_domain_stats(ctx, domid, &st), 0);
-    ck_assert_uint_gt(st.faults, 0);
+    c.value = 1;
+    ck_assert(tu_run_until(ctx, faulted, &c, 30000));
     ck_assert_int_eq(xenshape__sim_dom_workload(host, domid, "idle"), 0);
-    ck_assert_int_eq(xenshape_domain_detach(ctx, domid, 20000), 0);
+    ck_assert_int_eq(xenshape_domain_detach(ctx, domid, 30000), 0);
     assert_all_good(domid, frames);
 }
 END_TEST
@@ -241,7 +256,7 @@ START_TEST(corrupt_copy_is_never_loaded)
 
     ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
     ck_assert_int_eq(xenshape_domain_set_target(ctx, domid, 0), 0);
-    ck_assert(tu_run_until(ctx, ram_at_most, &c, 20000));
+    ck_assert(tu_run_until(ctx, ram_at_most, &c, 60000));
 
     /* Damage the stored copy of every data-bearing frame, through a
      * plain descriptor: the store's own is O_DIRECT. */
@@ -267,7 +282,7 @@ START_TEST(corrupt_copy_is_never_loaded)
     ck_assert_uint_gt(flipped, 0);
 
     ck_assert_int_eq(xenshape__sim_dom_workload(host, domid, "uniform"), 0);
-    tu_msleep(500);
+    ck_assert(tu_run_until(ctx, corrupt_seen, &c, 30000));
     ck_assert_int_eq(xenshape_domain_stats(ctx, domid, &st), 0);
     ck_assert_uint_gt(st.corrupt, 0);
     ck_assert_int_eq(st.error, XENSHAPE_ECORRUPT);
@@ -323,7 +338,7 @@ START_TEST(injected_failures)
     ck_assert_int_eq(xenshape_domain_stats(ctx, domid, &st), 0);
     ck_assert_uint_eq(st.lost, 0);
     if (strncmp(hv_faults[_i].site, "store.", 6)) {
-        ck_assert_int_eq(xenshape_domain_detach(ctx, domid, 20000), 0);
+        ck_assert_int_eq(xenshape_domain_detach(ctx, domid, 30000), 0);
         assert_all_good(domid, frames);
     } else {
         /* A store write error latches the store: no more evictions, and
@@ -333,7 +348,7 @@ START_TEST(injected_failures)
         ck_assert_int_eq(xenshape_store_stats(ctx, &ss), 0);
         ck_assert(ss.failed);
         ck_assert_uint_ge(ss.io_errors, 1);
-        ck_assert_int_eq(xenshape_domain_detach(ctx, domid, 20000), 0);
+        ck_assert_int_eq(xenshape_domain_detach(ctx, domid, 30000), 0);
         assert_all_good(domid, frames);
     }
 }
