@@ -211,9 +211,16 @@ static void quarantine(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
 static int load_held(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
                      xenshape__store_rec rec, void *buf)
 {
-    int rc, r;
+    int rc, r, tries;
 
-    rc = xenshape__store_get(ctx->store, rec, buf);
+    /* A read error may be transient: try again a few times before
+     * deciding the frame cannot be restored.  A checksum mismatch is
+     * never retried into success by luck: it is final. */
+    for (tries = 0; tries < 3; tries++) {
+        rc = xenshape__store_get(ctx->store, rec, buf);
+        if (rc != XENSHAPE_EIO)
+            break;
+    }
     if (rc) {
         pthread_mutex_lock(&d->lock);
         /* Another path (prefetch, or a second request for the same gfn)
@@ -1321,9 +1328,10 @@ int xenshape_domain_detach(xenshape_ctx *ctx, uint32_t domid, int timeout_ms)
         if (!d->held && !d->nr_deferred)
             break;
         if (xenshape__now_ns() >= deadline) {
-            XSLOG(ctx->lg, WARN, -1, "domain %u: %llu frames still out "
-                  "after %d ms", domid, (unsigned long long)d->held,
-                  timeout_ms);
+            XSLOG(ctx->lg, WARN, -1, "domain %u: %llu frames still out and "
+                  "%u requests waiting after %d ms (last: %s)", domid,
+                  (unsigned long long)d->held, d->nr_deferred, timeout_ms,
+                  xenshape_strerror(rc));
             return XENSHAPE_ETIMEDOUT;
         }
         if (!done)
