@@ -63,6 +63,7 @@ char *xenshape__strdup(const char *s);
     X(HV_ACCESS_ARM,    "hv.access_arm")                                   \
     X(HV_ACCESS_READ,   "hv.access_read")                                  \
     X(HV_DIRTY_READ,    "hv.dirty_read")                                   \
+    X(HV_BALLOON_TARGET, "hv.balloon_target")                              \
     X(STORE_OPEN,       "store.open")                                      \
     X(STORE_FSTAT,      "store.fstat")                                     \
     X(STORE_FALLOCATE,  "store.fallocate")                                 \

@@ -267,3 +267,12 @@ int xenshape__hv_dirty_read(xenshape__hv_handle *h, uint32_t domid,
         return -EOPNOTSUPP;
     return h->ops->dirty_read(h->hv, domid, bitmap, nr, clean);
 }
+
+int xenshape__hv_balloon_target(xenshape__hv_handle *h, uint32_t domid,
+                                uint64_t kib)
+{
+    INJECT(HV_BALLOON_TARGET);
+    if (!h->ops->balloon_target)
+        return -EOPNOTSUPP;
+    return h->ops->balloon_target(h->hv, domid, kib);
+}

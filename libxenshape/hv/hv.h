@@ -123,6 +123,10 @@ struct xenshape__hv_ops {
                        size_t max);
     int (*dirty_read)(xenshape__hv *hv, uint32_t domid, uint64_t *bitmap,
                       uint64_t nr, bool clean);
+
+    /* The balloon target (KiB) of a domain that cannot be paged, as
+     * `xl mem-set` sets it.  May be NULL (-EOPNOTSUPP). */
+    int (*balloon_target)(xenshape__hv *hv, uint32_t domid, uint64_t kib);
 };
 
 extern const struct xenshape__hv_ops xenshape__hv_sim_ops;
@@ -180,6 +184,8 @@ int xenshape__hv_access_read(xenshape__hv_handle *h, uint32_t domid,
                              uint64_t *gfns, size_t max);
 int xenshape__hv_dirty_read(xenshape__hv_handle *h, uint32_t domid,
                             uint64_t *bitmap, uint64_t nr, bool clean);
+int xenshape__hv_balloon_target(xenshape__hv_handle *h, uint32_t domid,
+                                uint64_t kib);
 
 #endif /* XENSHAPE_HV_H */
 

@@ -39,6 +39,7 @@
 #include <xenctrl.h>
 #include <xenevtchn.h>
 #include <xenforeignmemory.h>
+#include <xenstore.h>
 
 #include "private.h"
 #include "hv/hv.h"
@@ -93,6 +94,7 @@ struct xenshape__hv {
     bool lock_init;
     xenshape__hv_dom *rings;
     access_dom *access[ACCESS_SLOTS];
+    struct xs_handle *xsth;          /* opened on first balloon target */
 };
 
 /*
@@ -310,6 +312,8 @@ static void xen_close(xenshape__hv *hv)
         hv->rings = d->next;
         dom_release(d);
     }
+    if (hv->xsth)
+        xs_close(hv->xsth);
     if (hv->fmem)
         xenforeignmemory_close(hv->fmem);
     if (hv->xch)
@@ -1589,6 +1593,46 @@ static int xen_dirty_read(xenshape__hv *hv, uint32_t domid, uint64_t *bitmap,
     return r;
 }
 
+/*
+ * The fallback when the hypervisor cannot page: the balloon target that
+ * `xl mem-set` writes, memory/target in KiB under the domain's home.  Only
+ * the guest's balloon driver acts on it, so it is a request, not a
+ * guarantee.  Unlike xl mem-set we do not lower maxmem: a later paging
+ * daemon must keep the headroom page-ins need.
+ */
+static int xen_balloon_target(xenshape__hv *hv, uint32_t domid, uint64_t kib)
+{
+    char *home = NULL, path[256], val[32];
+    int r, n;
+
+    if (!hv)
+        return -EINVAL;
+    if (!hv->xsth) {
+        hv->xsth = xs_open(0);
+        if (!hv->xsth) {
+            r = -errno;
+            XSLOG(hv->lg, ERROR, -r, "xen: cannot open xenstore");
+            goto out;
+        }
+    }
+    home = xs_get_domain_path(hv->xsth, domid);
+    if (!home) {
+        r = -ESRCH;
+        goto out;
+    }
+    snprintf(path, sizeof(path), "%s/memory/target", home);
+    n = snprintf(val, sizeof(val), "%" PRIu64, kib);
+    if (!xs_write(hv->xsth, XBT_NULL, path, val, (unsigned)n)) {
+        r = -errno;
+        XSLOG(hv->lg, ERROR, -r, "xen: dom%u: write %s", domid, path);
+        goto out;
+    }
+    r = 0;
+ out:
+    free(home);
+    return r;
+}
+
 const struct xenshape__hv_ops xenshape__hv_xen_ops = {
     .version = XENSHAPE__HV_OPS_VERSION,
     .name = "xen",
@@ -1616,6 +1660,7 @@ const struct xenshape__hv_ops xenshape__hv_xen_ops = {
     .access_arm = xen_access_arm,
     .access_read = xen_access_read,
     .dirty_read = xen_dirty_read,
+    .balloon_target = xen_balloon_target,
 };
 
 /*

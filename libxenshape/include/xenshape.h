@@ -144,6 +144,12 @@ int xenshape_domain_attach(xenshape_ctx *ctx, uint32_t domid);
 int xenshape_domain_detach(xenshape_ctx *ctx, uint32_t domid,
                            int timeout_ms);
 
+/* For a domain that cannot be paged (attach gave XENSHAPE_ENOSYS): ask
+ * its balloon driver for target_pages frames, as `xl mem-set` does
+ * (memory/target).  XENSHAPE_ENOSYS if the backend has no balloon. */
+int xenshape_domain_balloon(xenshape_ctx *ctx, uint32_t domid,
+                            uint64_t target_pages);
+
 /* The number of frames of the domain the pager should keep in RAM.
  * UINT64_MAX (the default) means "page everything back in". */
 int xenshape_domain_set_target(xenshape_ctx *ctx, uint32_t domid,

@@ -932,6 +932,21 @@ int xenshape_domain_attach(xenshape_ctx *ctx, uint32_t domid)
     return rc;
 }
 
+int xenshape_domain_balloon(xenshape_ctx *ctx, uint32_t domid,
+                            uint64_t target_pages)
+{
+    int r;
+
+    if (!ctx || !ctx->opened)
+        return XENSHAPE_EINVAL;
+    r = xenshape__hv_balloon_target(ctx->hv, domid,
+                                    target_pages * (XENSHAPE__PAGE_SIZE /
+                                                    1024));
+    if (r == -EOPNOTSUPP)
+        return XENSHAPE_ENOSYS;
+    return r < 0 ? xenshape__rc_from_errno(r) : 0;
+}
+
 int xenshape_domain_set_target(xenshape_ctx *ctx, uint32_t domid,
                                uint64_t target_pages)
 {

@@ -59,9 +59,13 @@ struct daemon {
     int stop_timeout_ms, status_ms;
     struct target cmdline[MAX_TARGETS], config_targets[MAX_TARGETS];
     unsigned nr_cmdline, nr_config;
+    /* Domains we could not attach: retried only now and then.  Those
+     * whose hypervisor cannot page get the balloon target instead. */
     struct {
         uint32_t domid;
         time_t until;
+        bool balloon;
+        uint64_t ballooned;          /* last target written, frames */
     } skipped[MAX_SKIPPED];
     unsigned nr_skipped;
 
@@ -257,6 +261,16 @@ static uint64_t target_for(struct daemon *dm, const xenshape_dominfo *di)
 
 /* ---- the loop -------------------------------------------------------- */
 
+static int find_skipped(struct daemon *dm, uint32_t domid)
+{
+    unsigned i;
+
+    for (i = 0; i < dm->nr_skipped; i++)
+        if (dm->skipped[i].domid == domid)
+            return (int)i;
+    return -1;
+}
+
 static void write_status(struct daemon *dm, const xenshape_dominfo *list,
                          unsigned nr)
 {
@@ -284,10 +298,19 @@ static void write_status(struct daemon *dm, const xenshape_dominfo *list,
                 ss.checksum_failures, ss.io_errors, ss.failed);
     for (i = 0; i < nr; i++) {
         xenshape_domstats st;
+        int k = find_skipped(dm, list[i].domid);
 
+        if (k >= 0 && dm->skipped[k].balloon) {
+            fprintf(f, "domain %u mode=balloon ram=%" PRIu64 " store=0 max=%"
+                    PRIu64 " target=%" PRId64 " error=paging-unsupported\n",
+                    list[i].domid, list[i].tot_pages, list[i].max_pages,
+                    dm->skipped[k].ballooned == UINT64_MAX ? (int64_t)-1 :
+                    (int64_t)dm->skipped[k].ballooned);
+            continue;
+        }
         if (xenshape_domain_stats(dm->ctx, list[i].domid, &st))
             continue;
-        fprintf(f, "domain %u ram=%" PRIu64 " store=%" PRIu64 " max=%"
+        fprintf(f, "domain %u mode=paging ram=%" PRIu64 " store=%" PRIu64 " max=%"
                 PRIu64 " target=%" PRId64 " faults=%" PRIu64 " evicted=%"
                 PRIu64 " loaded=%" PRIu64 " corrupt=%" PRIu64 " lost=%"
                 PRIu64 " error=%s\n", list[i].domid, st.tot_pages,
@@ -301,29 +324,90 @@ static void write_status(struct daemon *dm, const xenshape_dominfo *list,
     rename(tmp, dm->status_path);
 }
 
-/* Domains we could not attach (no paging in this hypervisor, another
- * pager) are retried only now and then, not on every tick. */
-static bool skip_domain(struct daemon *dm, uint32_t domid, time_t now)
+/* Forget domains that are gone. */
+static void prune_skipped(struct daemon *dm, const xenshape_dominfo *list,
+                          unsigned nr)
 {
-    unsigned i;
+    unsigned i = 0, j;
 
-    for (i = 0; i < dm->nr_skipped; i++)
-        if (dm->skipped[i].domid == domid) {
-            if (now < dm->skipped[i].until)
-                return true;
+    while (i < dm->nr_skipped) {
+        bool alive = false;
+
+        for (j = 0; j < nr; j++)
+            if (list[j].domid == dm->skipped[i].domid)
+                alive = true;
+        if (alive)
+            i++;
+        else
             dm->skipped[i] = dm->skipped[--dm->nr_skipped];
-            return false;
-        }
-    return false;
+    }
 }
 
-static void note_skipped(struct daemon *dm, uint32_t domid, time_t now)
+/*
+ * Paging is not compiled into this hypervisor: what is left is the
+ * balloon target `xl mem-set` uses, which the guest's balloon driver may
+ * follow.  Written only when it changes.
+ */
+static void balloon(struct daemon *dm, int i, const xenshape_dominfo *di)
 {
-    if (dm->nr_skipped == MAX_SKIPPED)
+    uint64_t t = target_for(dm, di);
+    int rc;
+
+    if (t == UINT64_MAX || t > di->max_pages)
+        t = di->max_pages;
+    if (dm->skipped[i].ballooned == t)
         return;
-    dm->skipped[dm->nr_skipped].domid = domid;
-    dm->skipped[dm->nr_skipped].until = now + RETRY_ATTACH_S;
-    dm->nr_skipped++;
+    /* Noted even when it fails, so a failure is logged once per retry
+     * period, not on every tick. */
+    dm->skipped[i].ballooned = t;
+    rc = xenshape_domain_balloon(dm->ctx, di->domid, t);
+    if (rc) {
+        dlog(dm, XTL_ERROR, "domain %u: cannot set the balloon target: %s",
+             di->domid, xenshape_strerror(rc));
+        return;
+    }
+    dlog(dm, XTL_NOTICE, "domain %u: balloon target %" PRIu64 " KiB "
+         "(memory/target)", di->domid, t * 4);
+}
+
+/* Attach a domain unless it recently failed; returns true if paged. */
+static bool attach(struct daemon *dm, const xenshape_dominfo *di, time_t now)
+{
+    int i = find_skipped(dm, di->domid), rc;
+
+    if (i >= 0 && now < dm->skipped[i].until) {
+        if (dm->skipped[i].balloon)
+            balloon(dm, i, di);
+        return false;
+    }
+    rc = xenshape_domain_attach(dm->ctx, di->domid);
+    if (!rc) {
+        if (i >= 0)
+            dm->skipped[i] = dm->skipped[--dm->nr_skipped];
+        return true;
+    }
+    if (i < 0) {
+        if (dm->nr_skipped == MAX_SKIPPED)
+            return false;
+        i = (int)dm->nr_skipped++;
+        memset(&dm->skipped[i], 0, sizeof(dm->skipped[i]));
+        dm->skipped[i].domid = di->domid;
+        dm->skipped[i].ballooned = UINT64_MAX;
+        if (rc == XENSHAPE_ENOSYS)
+            dlog(dm, XTL_WARN, "domain %u: paging unsupported: this "
+                 "hypervisor was built without CONFIG_MEM_PAGING (it needs "
+                 "CONFIG_UNSUPPORTED=y and CONFIG_MEM_PAGING=y); falling "
+                 "back to the balloon target", di->domid);
+        else
+            dlog(dm, XTL_WARN, "domain %u not paged: %s (retry in %d s)",
+                 di->domid, xenshape_strerror(rc), RETRY_ATTACH_S);
+    }
+    dm->skipped[i].until = now + RETRY_ATTACH_S;
+    dm->skipped[i].balloon = rc == XENSHAPE_ENOSYS;
+    dm->skipped[i].ballooned = UINT64_MAX;
+    if (dm->skipped[i].balloon)
+        balloon(dm, i, di);
+    return false;
 }
 
 static void tick(struct daemon *dm, bool status)
@@ -338,18 +422,10 @@ static void tick(struct daemon *dm, bool status)
              xenshape_strerror(rc));
         return;
     }
+    prune_skipped(dm, list, nr);
     for (i = 0; i < nr; i++) {
-        time_t now = time(NULL);
-
-        if (list[i].dying || skip_domain(dm, list[i].domid, now))
+        if (list[i].dying || !attach(dm, &list[i], time(NULL)))
             continue;
-        rc = xenshape_domain_attach(dm->ctx, list[i].domid);
-        if (rc) {
-            dlog(dm, XTL_WARN, "domain %u not paged: %s (retry in %d s)",
-                 list[i].domid, xenshape_strerror(rc), RETRY_ATTACH_S);
-            note_skipped(dm, list[i].domid, now);
-            continue;
-        }
         xenshape_domain_set_target(dm->ctx, list[i].domid,
                                    target_for(dm, &list[i]));
     }
