@@ -102,7 +102,8 @@ $(TESTBIN)/%: $(OBJ)/tests/%.o $(TEST_COMMON_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -pthread -o $@ $^ $(CHECK_LIBS) $(LDLIBS_LIB)
 
-.PHONY: all lib progs tests check check-xen demo bench-datapath clean distclean
+.PHONY: all lib progs tests check check-xen demo bench-datapath bench-policy \
+	clean distclean
 all: lib progs tests
 lib: $(LIB_A) $(LIB_SO) $(LIB_PC)
 progs: $(PROGS)
@@ -123,6 +124,10 @@ check-xen: all
 
 bench-datapath: all
 	$(BIN)/bench --datapath
+
+# Every selection policy, both observation modes, every public trace.
+bench-policy: all
+	tools/scripts/bench-policy.sh
 
 clean:
 	rm -rf $(BUILD)

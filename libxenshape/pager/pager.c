@@ -91,8 +91,7 @@ static void dom_free(xenshape_ctx *ctx, xenshape__dom *d)
                 xenshape__store_free(ctx->store, d->gfn_rec[g]);
     if (d->hvd)
         xenshape__hv_ring_close(ctx->hv, d->hvd);
-    if (d->sel)
-        xenshape__select_clock.free(d->sel);
+    xenshape__policy_free(d->pol);
     if (d->lock_init)
         pthread_mutex_destroy(&d->lock);
     free(d->gfn_rec);
@@ -122,7 +121,11 @@ static int dom_new(xenshape__dom **d_r, const xenshape__hv_dominfo *info)
         rc = XENSHAPE_ENOMEM;
         goto out;
     }
-    rc = xenshape__select_clock.init(&d->sel, d->nr_gfns);
+    /* Every frame is in RAM when we attach; on real Xen the policy sees
+     * faults and samples, never every reference. */
+    rc = xenshape__policy_new(&d->pol, NULL, d->nr_gfns, info->domid,
+                              XENSHAPE__POLICY_ALL_RESIDENT |
+                              XENSHAPE__POLICY_SAMPLED);
     if (rc)
         goto out;
     if (pthread_mutex_init(&d->lock, NULL)) {
@@ -138,8 +141,7 @@ static int dom_new(xenshape__dom **d_r, const xenshape__hv_dominfo *info)
         free(d->gfn_rec);
         free(d->gfn_flags);
         free(d->pagein_buf);
-        if (d->sel)
-            xenshape__select_clock.free(d->sel);
+        xenshape__policy_free(d->pol);
         free(d);
     }
     return rc;
@@ -246,7 +248,7 @@ static int load_held(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
     pthread_mutex_lock(&d->lock);
     if (r == 0)
         d->st.loaded++;
-    xenshape__select_clock.loaded(d->sel, gfn);
+    xenshape__policy_admit(d->pol, gfn);
     release_locked(ctx, d, gfn, rec);
     pthread_mutex_unlock(&d->lock);
     return 0;
@@ -292,8 +294,6 @@ static enum req_outcome handle_request(xenshape_ctx *ctx, xenshape__dom *d,
             d->st.faults++;
         if (pflags & MEM_PAGING_EVICT_FAIL)
             d->st.evict_fail++;
-        if (!(pflags & MEM_PAGING_DROP_PAGE))
-            xenshape__select_clock.touched(d->sel, gfn);
     }
     rec = d->gfn_rec[gfn];
     d->gfn_flags[gfn] &= ~XENSHAPE__GFN_NOMINATED;
@@ -316,6 +316,9 @@ static enum req_outcome handle_request(xenshape_ctx *ctx, xenshape__dom *d,
          * carries is Dom0's) and the guest would fault on it for ever.
          */
         if (pflags & MEM_PAGING_EVICT_FAIL) {
+            pthread_mutex_lock(&d->lock);
+            xenshape__policy_access(d->pol, gfn);
+            pthread_mutex_unlock(&d->lock);
             r = xenshape__hv_load(ctx->hv, d->domid, gfn, NULL);
             if (r < 0 && r != -ENOENT && r != -EINVAL)
                 XSLOG(ctx->lg, WARN, -r, "domain %u gfn 0x%llx: prep",
@@ -745,6 +748,7 @@ static void adopt_orphans(xenshape_ctx *ctx, xenshape__dom *d, bool fresh)
         if (keep) {
             d->gfn_rec[o->gfn] = o->rec;
             d->held++;
+            xenshape__policy_evicted(d->pol, o->gfn);
         } else {
             xenshape__store_free(ctx->store, o->rec);
         }
@@ -1030,7 +1034,7 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     if (want > XENSHAPE__EVICT_BATCH)
         want = XENSHAPE__EVICT_BATCH;
     pthread_mutex_lock(&d->lock);
-    n = xenshape__select_clock.choose(d->sel, victim_ok, d, cand, want);
+    n = xenshape__policy_choose(d->pol, victim_ok, d, cand, want);
     /* Whatever the policy returns, each frame enters a batch once. */
     for (i = k = 0; i < n; i++)
         if (cand[i] < d->nr_gfns && victim_ok(d, cand[i])) {
@@ -1125,7 +1129,7 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
         if (r == 0) {
             done++;
             d->st.evicted++;
-            xenshape__select_clock.evicted(d->sel, stored[i]);
+            xenshape__policy_evicted(d->pol, stored[i]);
         } else {
             /* The guest (or a mapper) touched it after nomination: its
              * EVICT_FAIL request brings it back; our copy is not needed. */
@@ -1219,7 +1223,7 @@ static int prefetch_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
             d->st.loaded++;
             done++;
         }
-        xenshape__select_clock.loaded(d->sel, gfns[i]);
+        xenshape__policy_admit(d->pol, gfns[i]);
         release_locked(ctx, d, gfns[i], recs[i]);
         pthread_mutex_unlock(&d->lock);
     }

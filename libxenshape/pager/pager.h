@@ -20,6 +20,7 @@
 #include "private.h"
 #include "hv/hv.h"
 #include "store/store.h"
+#include "select/select.h"
 
 #define XENSHAPE__MAX_DOMS 256
 
@@ -29,29 +30,6 @@
 #define XENSHAPE__PREFETCH_BATCH 64u
 /* Requests waiting for host memory, per domain. */
 #define XENSHAPE__MAX_DEFERRED 64u
-
-/*
- * Victim selection.  The engine asks for candidates and tells the policy
- * what it saw; a policy never calls the hypervisor itself.  is_candidate
- * lets the engine veto frames (held in the store, busy, pinned).
- */
-typedef struct xenshape__select xenshape__select;
-typedef bool xenshape__select_filter(void *arg, uint64_t gfn);
-
-struct xenshape__select_ops {
-    const char *name;
-    int (*init)(xenshape__select **s_r, uint64_t nr_gfns);
-    void (*free)(xenshape__select *s);
-    /* The guest referenced gfn (a fault, or an observed access). */
-    void (*touched)(xenshape__select *s, uint64_t gfn);
-    void (*evicted)(xenshape__select *s, uint64_t gfn);
-    void (*loaded)(xenshape__select *s, uint64_t gfn);
-    /* Up to n victims into out; returns how many. */
-    unsigned (*choose)(xenshape__select *s, xenshape__select_filter *ok,
-                       void *arg, uint64_t *out, unsigned n);
-};
-
-extern const struct xenshape__select_ops xenshape__select_clock;
 
 /* Per-gfn flags of the engine. */
 #define XENSHAPE__GFN_UNPAGEABLE 0x01  /* refused nomination recently */
@@ -71,7 +49,7 @@ typedef struct xenshape__dom {
 
     xenshape__store_rec *gfn_rec;    /* 0 = frame not held by us */
     uint8_t *gfn_flags;
-    xenshape__select *sel;
+    xenshape__policy *pol;           /* victim selection */
 
     uint64_t target;
     uint64_t held;
