@@ -480,7 +480,9 @@ int xenshape__pager_start(xenshape_ctx *ctx)
     ctx->ring_lock_init = true;
     ctx->prefetch_bufs = xenshape__alloc_aligned(XENSHAPE__PREFETCH_BATCH *
                                                  XENSHAPE__PAGE_SIZE);
-    if (!ctx->prefetch_bufs) {
+    ctx->evict_bufs = xenshape__alloc_aligned(XENSHAPE__EVICT_BATCH *
+                                              XENSHAPE__PAGE_SIZE);
+    if (!ctx->prefetch_bufs || !ctx->evict_bufs) {
         rc = XENSHAPE_ENOMEM;
         goto out;
     }
@@ -537,7 +539,8 @@ void xenshape__pager_stop(xenshape_ctx *ctx)
         close(ctx->want_run_fd);
     ctx->epfd = ctx->ctl_fd = ctx->want_run_fd = -1;
     free(ctx->prefetch_bufs);
-    ctx->prefetch_bufs = NULL;
+    free(ctx->evict_bufs);
+    ctx->prefetch_bufs = ctx->evict_bufs = NULL;
     if (ctx->ring_lock_init)
         pthread_mutex_destroy(&ctx->ring_lock);
     ctx->ring_lock_init = false;
@@ -1028,7 +1031,7 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     bool settled[XENSHAPE__EVICT_BATCH];
     int err[XENSHAPE__EVICT_BATCH];
     unsigned n, k = 0, m = 0, i, done = 0;
-    uint8_t *map = NULL;
+    uint8_t *map = NULL, *copy;
     int rc = 0, r;
 
     if (want > XENSHAPE__EVICT_BATCH)
@@ -1089,10 +1092,22 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     for (i = 0; i < k; i++) {
         if (err[i])
             continue;
+        /*
+         * Copy before hashing and writing.  A guest touch between
+         * nominate and here turns the frame back to RAM (EVICT_FAIL, then
+         * prep) while our mapping still shows it, and the guest may write
+         * it: the store must never hash one version of a page and write
+         * another, or a duplicate of the first would share a slot holding
+         * the second.  The torn copy itself is harmless: its evict fails
+         * and the record is dropped.
+         */
+        copy = (uint8_t *)ctx->evict_bufs + (size_t)m * XENSHAPE__PAGE_SIZE;
+        memcpy(copy, map + (size_t)i * XENSHAPE__PAGE_SIZE,
+               XENSHAPE__PAGE_SIZE);
         pages[m].domid = d->domid;
         pages[m].dom_tag = d->dom_tag;
         pages[m].gfn = nom[i];
-        pages[m].data = map + (size_t)i * XENSHAPE__PAGE_SIZE;
+        pages[m].data = copy;
         stored[m] = nom[i];
         stored_at[m] = i;
         m++;

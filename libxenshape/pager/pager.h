@@ -99,6 +99,7 @@ struct xenshape_ctx {
     int ctl_fd;                      /* eventfd: wakes the ring thread */
     int want_run_fd;                 /* eventfd: xenshape_fd() */
     void *prefetch_bufs;             /* XENSHAPE__PREFETCH_BATCH pages */
+    void *evict_bufs;                /* XENSHAPE__EVICT_BATCH pages */
     pthread_t ring_thread;
     bool ring_thread_started;
     volatile bool stopping;
