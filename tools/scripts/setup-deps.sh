@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(build-essential pkg-config autoconf automake libxen-dev
-      libxxhash-dev liburing-dev check gnuplot-nox procps)
+      libxxhash-dev liburing-dev check procps)
 
 missing=()
 for p in "${pkgs[@]}"; do
