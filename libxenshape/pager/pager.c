@@ -91,6 +91,8 @@ static void dom_free(xenshape_ctx *ctx, xenshape__dom *d)
                 xenshape__store_free(ctx->store, d->gfn_rec[g]);
     if (d->hvd)
         xenshape__hv_ring_close(ctx->hv, d->hvd);
+    if (d->intent_fd >= 0)
+        close(d->intent_fd);
     xenshape__policy_free(d->pol);
     if (d->lock_init)
         pthread_mutex_destroy(&d->lock);
@@ -114,6 +116,7 @@ static int dom_new(xenshape__dom **d_r, const xenshape__hv_dominfo *info)
     d->dom_tag = xenshape__dom_tag(info->handle);
     d->nr_gfns = info->max_gpfn;
     d->target = UINT64_MAX;
+    d->intent_fd = -1;
     d->gfn_rec = xenshape__calloc(d->nr_gfns, sizeof(*d->gfn_rec));
     d->gfn_flags = xenshape__calloc(d->nr_gfns, 1);
     d->pagein_buf = xenshape__alloc_aligned(XENSHAPE__PAGE_SIZE);
@@ -909,6 +912,9 @@ int xenshape_domain_attach(xenshape_ctx *ctx, uint32_t domid)
     adopt_orphans(ctx, d, !d->reattached);
     if (d->reattached)
         recover_intent(ctx, d);
+    rc = xenshape__state_intent_open(ctx, domid, &d->intent_fd);
+    if (rc)
+        goto out;
     if (info.paged_pages > d->held) {
         d->st.lost = info.paged_pages - d->held;
         d->error = XENSHAPE_ELOST;
@@ -1052,7 +1058,8 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
         goto out;
     }
     /* Durably note what we are about to nominate, for a successor. */
-    rc = xenshape__state_intent_save(ctx, d->domid, d->dom_tag, cand, n);
+    rc = xenshape__state_intent_save(ctx, d->intent_fd, d->dom_tag, cand,
+                                     n);
     if (rc) {
         k = 0;
         goto out_nominated;

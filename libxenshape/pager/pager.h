@@ -25,7 +25,7 @@
 #define XENSHAPE__MAX_DOMS 256
 
 /* Frames a single eviction batch moves. */
-#define XENSHAPE__EVICT_BATCH 128u
+#define XENSHAPE__EVICT_BATCH 256u
 /* Frames a single prefetch batch moves. */
 #define XENSHAPE__PREFETCH_BATCH 64u
 /* Requests waiting for host memory, per domain. */
@@ -54,6 +54,7 @@ typedef struct xenshape__dom {
     uint64_t target;
     uint64_t held;
     bool reattached;                 /* we inherited a ring */
+    int intent_fd;                   /* see state.c */
     bool unclean;                    /* may hold frames nominated by a dead
                                         pager: never disable paging */
     bool paused_by_pager;
@@ -121,9 +122,10 @@ int xenshape__state_port_save(xenshape_ctx *ctx, uint32_t domid,
 int xenshape__state_port_load(xenshape_ctx *ctx, uint32_t domid,
                               uint32_t tag, uint32_t *port_r);
 void xenshape__state_port_forget(xenshape_ctx *ctx, uint32_t domid);
-int xenshape__state_intent_save(xenshape_ctx *ctx, uint32_t domid,
-                                uint32_t tag, const uint64_t *gfns,
-                                unsigned n);
+int xenshape__state_intent_open(xenshape_ctx *ctx, uint32_t domid,
+                                int *fd_r);
+int xenshape__state_intent_save(xenshape_ctx *ctx, int fd, uint32_t tag,
+                                const uint64_t *gfns, unsigned n);
 unsigned xenshape__state_intent_load(xenshape_ctx *ctx, uint32_t domid,
                                      uint32_t tag, uint64_t *gfns);
 

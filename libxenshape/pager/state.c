@@ -10,7 +10,7 @@
  *    before they are nominated.  A frame nominated and then abandoned by
  *    a dead pager is invisible otherwise (no 4.17 hypercall reports the
  *    p2m type), and it would crash the domain if paging were disabled
- *    before the guest touched it.
+ *    before the guest touched it.  Kept open and rewritten in place.
  *
  * Both are tagged with the domain's identity (a hash of its UUID) so a
  * reused domid never inherits another domain's state.
@@ -21,7 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stddef.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "pager/pager.h"
 
@@ -123,28 +126,67 @@ void xenshape__state_port_forget(xenshape_ctx *ctx, uint32_t domid)
 }
 
 /*
- * The intent record: magic, tag, count, then the gfns.  Rewritten before
- * every batch; one fdatasync per batch of up to XENSHAPE__EVICT_BATCH
- * frames.
+ * The intent record: magic, tag, count, the gfns, and an XXH3 of all of
+ * it, always written whole at offset 0 of a file kept open with O_DSYNC:
+ * one pwrite per batch, durable when it returns, and no rename, so no
+ * file-system metadata to commit.  A torn record (a crash during the
+ * write) fails its checksum and is ignored, which is safe: nothing of
+ * that batch was nominated before the write returned.
  */
-int xenshape__state_intent_save(xenshape_ctx *ctx, uint32_t domid,
-                                uint32_t tag, const uint64_t *gfns,
-                                unsigned n)
-{
-    uint32_t buf[3 + 2 * XENSHAPE__EVICT_BATCH];
-    char path[4096];
-    int rc;
+struct intent {
+    uint32_t magic, tag, n, pad;
+    uint64_t gfns[XENSHAPE__EVICT_BATCH];
+    uint64_t check;
+};
 
-    if (n > XENSHAPE__EVICT_BATCH)
-        return XENSHAPE_EINVAL;
+int xenshape__state_intent_open(xenshape_ctx *ctx, uint32_t domid,
+                                int *fd_r)
+{
+    char path[4096];
+    int fd, rc;
+
     rc = state_path(ctx, domid, "intent", path, sizeof(path));
     if (rc)
         return rc;
-    buf[0] = INTENT_MAGIC;
-    buf[1] = tag;
-    buf[2] = n;
-    memcpy(&buf[3], gfns, n * sizeof(*gfns));
-    return write_durable(ctx, path, buf, 12 + n * sizeof(*gfns));
+    if (mkdir(ctx->state_dir, 0700) < 0 && errno != EEXIST) {
+        XSLOG(ctx->lg, ERROR, errno, "cannot create state directory %s",
+              ctx->state_dir);
+        return XENSHAPE_EIO;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_DSYNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        XSLOG(ctx->lg, ERROR, errno, "cannot open %s", path);
+        return XENSHAPE_EIO;
+    }
+    *fd_r = fd;
+    return 0;
+}
+
+int xenshape__state_intent_save(xenshape_ctx *ctx, int fd, uint32_t tag,
+                                const uint64_t *gfns, unsigned n)
+{
+    struct intent rec;
+    int inj;
+
+    if (n > XENSHAPE__EVICT_BATCH)
+        return XENSHAPE_EINVAL;
+    memset(&rec, 0, sizeof(rec));
+    rec.magic = INTENT_MAGIC;
+    rec.tag = tag;
+    rec.n = n;
+    memcpy(rec.gfns, gfns, n * sizeof(*gfns));
+    rec.check = XXH3_64bits(&rec, offsetof(struct intent, check));
+    inj = xenshape__fault(XENSHAPE__FAULT_STATE_WRITE);
+    if (inj) {
+        errno = inj > 0 ? inj : EIO;
+        goto fail;
+    }
+    if (pwrite(fd, &rec, sizeof(rec), 0) != (ssize_t)sizeof(rec))
+        goto fail;
+    return 0;
+ fail:
+    XSLOG(ctx->lg, ERROR, errno, "cannot write the eviction intent");
+    return XENSHAPE_EIO;
 }
 
 /* Reads the last intent into gfns (room for XENSHAPE__EVICT_BATCH).
@@ -152,7 +194,7 @@ int xenshape__state_intent_save(xenshape_ctx *ctx, uint32_t domid,
 unsigned xenshape__state_intent_load(xenshape_ctx *ctx, uint32_t domid,
                                      uint32_t tag, uint64_t *gfns)
 {
-    uint32_t buf[3 + 2 * XENSHAPE__EVICT_BATCH];
+    struct intent rec;
     char path[4096];
     ssize_t len;
     int fd;
@@ -162,12 +204,12 @@ unsigned xenshape__state_intent_load(xenshape_ctx *ctx, uint32_t domid,
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    len = read(fd, buf, sizeof(buf));
+    len = pread(fd, &rec, sizeof(rec), 0);
     close(fd);
-    if (len < 12 || buf[0] != INTENT_MAGIC || buf[1] != tag ||
-        buf[2] > XENSHAPE__EVICT_BATCH ||
-        (size_t)len != 12 + buf[2] * sizeof(*gfns))
+    if (len != (ssize_t)sizeof(rec) || rec.magic != INTENT_MAGIC ||
+        rec.tag != tag || rec.n > XENSHAPE__EVICT_BATCH ||
+        rec.check != XXH3_64bits(&rec, offsetof(struct intent, check)))
         return 0;
-    memcpy(gfns, &buf[3], buf[2] * sizeof(*gfns));
-    return buf[2];
+    memcpy(gfns, rec.gfns, rec.n * sizeof(*gfns));
+    return rec.n;
 }
