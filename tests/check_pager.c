@@ -348,6 +348,7 @@ START_TEST(injected_failures)
     uint32_t domid = new_dom(frames, 2, "hot:0.3:0.8,write=0.3");
     struct cond out = { domid, frames / 4 };
     xenshape_domstats st;
+    int waited;
 
     ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
     ck_assert_int_eq(xenshape_fault_set(faults[_i].site, faults[_i].nth,
@@ -357,6 +358,16 @@ START_TEST(injected_failures)
     /* Whether or not the target is reached under the fault, nothing may
      * be lost and the guest must keep running on right data. */
     tu_run_until(ctx, ram_at_most, &out, 3000);
+    /* Some sites are reached only by page-ins: make the guest fault. */
+    for (waited = 0; waited < 30000 && strcmp(faults[_i].site,
+                                               "hv.paging_disable") &&
+         !xenshape_fault_hits(faults[_i].site); waited += 50) {
+        if (!waited)
+            ck_assert_int_eq(xenshape__sim_dom_workload(host, domid,
+                                                        "uniform"), 0);
+        xenshape_run(ctx, 20);
+        tu_msleep(30);
+    }
     if (!strcmp(faults[_i].site, "hv.paging_disable"))
         ck_assert_int_eq(xenshape_domain_detach(ctx, domid, 30000), 0);
     ck_assert_uint_ge(xenshape_fault_hits(faults[_i].site), 1);

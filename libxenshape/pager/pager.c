@@ -102,6 +102,34 @@ static void dom_free(xenshape_ctx *ctx, xenshape__dom *d)
     free(d);
 }
 
+/*
+ * The gfn space of an HVM or PVH guest reaches the special pages just
+ * below 4 GiB (the paging ring among them) and any RAM relocated above
+ * 4 GiB, but holds RAM only from 0 and from 4 GiB up: between the end of
+ * low RAM and 4 GiB lie the MMIO hole and Xen's special pages.  Walking
+ * that range would cost a refused nomination per gfn, so it is never
+ * offered to the policy.  Low RAM cannot end above max_pages, so the hole
+ * starts there (with a margin for firmware tables).
+ */
+#define GFN_4G 0x100000ull
+
+static void mark_holes(xenshape__dom *d, uint64_t max_pages)
+{
+    uint64_t g, from = max_pages + 1024, to = GFN_4G;
+
+    if (to > d->nr_gfns)
+        to = d->nr_gfns;
+    for (g = from; g < to; g++) {
+        d->gfn_flags[g] = XENSHAPE__GFN_HOLE;
+        xenshape__policy_evicted(d->pol, g);
+    }
+    /* The special pages (0xfeff0-0xfefff), whatever the guest's size. */
+    for (g = 0xfeff0; g < 0xff000 && g < d->nr_gfns; g++) {
+        d->gfn_flags[g] = XENSHAPE__GFN_HOLE;
+        xenshape__policy_evicted(d->pol, g);
+    }
+}
+
 static int dom_new(xenshape__dom **d_r, const xenshape__hv_dominfo *info)
 {
     xenshape__dom *d = NULL;
@@ -136,6 +164,7 @@ static int dom_new(xenshape__dom **d_r, const xenshape__hv_dominfo *info)
         goto out;
     }
     d->lock_init = true;
+    mark_holes(d, info->max_pages);
     *d_r = d;
     d = NULL;
     rc = 0;

@@ -34,6 +34,8 @@
 /* Per-gfn flags of the engine. */
 #define XENSHAPE__GFN_UNPAGEABLE 0x01  /* refused nomination recently */
 #define XENSHAPE__GFN_INFLIGHT   0x02  /* in an eviction batch right now */
+#define XENSHAPE__GFN_HOLE       0x08  /* not RAM: MMIO hole, special
+                                          pages; never a victim */
 #define XENSHAPE__GFN_NOMINATED  0x04  /* nominated, then neither evicted
                                           nor touched: see detach */
 

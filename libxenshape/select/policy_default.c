@@ -36,6 +36,15 @@
  *     frames that had been in the LIR set says the LIR set was too small;
  *     one that never left Q says Q was too small.
  *
+ * Frequency.  Every frame has a 4-bit count of its references, halved
+ * for all frames every max(AGE_PERIOD x resident, nr_frames) references
+ * (TinyLFU's aging).  When the front of Q comes up for eviction, it is
+ * matched against the bottom LIR frame, the one LIRS would demote next:
+ * if its count beats that frame's by more than DUEL_MARGIN, it takes the
+ * frame's place in the LIR set and the frame goes instead.  This is
+ * W-TinyLFU's admission duel between the window's victim and the main
+ * region's, with Q as the window and the LIR set as the main region.
+ *
  * Data, 16 bytes per frame and nothing else per frame:
  *
  *   R  a recency list of every frame ever referenced, most recent first.
@@ -45,10 +54,12 @@
  *   Q  resident HIR frames in LRU order; victims come from its front.
  *      The same links chain the ghosts G of non-resident frames.
  *
- * The links are 32 bits and carry flags in their top two bits, which is
+ * The links are 32 bits and carry flags in their top two bits (the top
+ * bits of the Q links hold the count), which is
  * why the policy takes at most XENSHAPE__POLICY_MAX_FRAMES frames.  Every
  * event is O(1) amortised: sb and tb only move up R, passing each entry
- * once per reference that put it above them.
+ * once per reference that put it above them, and the O(nr_frames) halving
+ * comes at most once per nr_frames references.
  */
 
 #include <stdlib.h>
@@ -74,6 +85,15 @@
  * kinds of disagreement show; at an end, the other end's evidence would
  * be invisible (at h = 100% the policy is LRU and never disagrees). */
 #define H_START_COMPLETE   0.5
+/* The counts are halved every AGE_PERIOD x resident references (TinyLFU's
+ * sample size), and never more often than once per nr_frames references,
+ * so that the halving is O(1) amortised. */
+#define AGE_PERIOD         10
+/* The candidate from Q replaces the bottom LIR frame only if its count
+ * exceeds that frame's by more than this: a few references more, not the
+ * noise of one halving. */
+#define DUEL_MARGIN        2
+#define COUNT_MAX          15
 
 #define IDX    0x3fffffffu           /* link part of a word */
 #define NILX   IDX                   /* no frame */
@@ -84,8 +104,12 @@
 #define F_RES  FHI                   /* rp: resident */
 #define F_LIR  FLO                   /* rp: in the LIR set */
 #define F_INS  FHI                   /* rn: on LIRS's stack S (above sb) */
-#define F_TOP  FLO                   /* rn: above the expert boundary tb */
-#define F_WASL FHI                   /* qp: was LIR while last resident */
+/* One bit, two uses: only one of them exists in each mode. */
+#define F_TOP  FLO                   /* rn: above the expert boundary tb
+                                      * (complete observation only) */
+#define F_WASL FLO                   /* rn: was LIR while last resident
+                                      * (sampled observation only) */
+/* The top two bits of qp and qn hold the 4-bit count. */
 
 typedef struct node {
     uint32_t rp, rn;                 /* R links */
@@ -102,6 +126,7 @@ typedef struct dflt {
     double h;                        /* Q's target share of RAM */
     double ea, eb;                   /* recent LRU-only / LIRS-only hits */
     bool sampled;
+    uint64_t since_age;              /* references since the last halving */
     node *n;                         /* nr + 3 */
 } dflt;
 
@@ -113,6 +138,37 @@ static inline uint32_t lk(uint32_t w)
 static inline void set_lk(uint32_t *w, uint32_t x)
 {
     *w = (*w & ~IDX) | x;
+}
+
+/* ---- the counts ------------------------------------------------------ */
+
+static inline unsigned count_of(const dflt *s, uint32_t x)
+{
+    return (s->n[x].qp >> 30) << 2 | s->n[x].qn >> 30;
+}
+
+static inline void set_count(dflt *s, uint32_t x, unsigned c)
+{
+    s->n[x].qp = (s->n[x].qp & IDX) | (uint32_t)(c >> 2) << 30;
+    s->n[x].qn = (s->n[x].qn & IDX) | (uint32_t)(c & 3) << 30;
+}
+
+/* One more reference to x; every so often, all counts are halved. */
+static void count_ref(dflt *s, uint32_t x)
+{
+    unsigned c = count_of(s, x);
+    uint64_t period = AGE_PERIOD * s->resident;
+    uint32_t i;
+
+    if (c < COUNT_MAX)
+        set_count(s, x, c + 1);
+    if (period < s->nr)
+        period = s->nr;
+    if (++s->since_age < period)
+        return;
+    s->since_age = 0;
+    for (i = 0; i < s->nr; i++)
+        set_count(s, i, count_of(s, i) >> 1);
 }
 
 /* ---- the recency list R -------------------------------------------- */
@@ -249,13 +305,13 @@ static void nudge(dflt *s, double d)
  */
 static bool r_touch(dflt *s, uint32_t x)
 {
-    bool top = s->n[x].rn & F_TOP;
+    bool top = !s->sampled && (s->n[x].rn & F_TOP);
     uint64_t d;
 
     if (x == s->sb)
         sb_up_from(s, x);
     if (on_r(s, x)) {
-        if (x == s->tb && top && s->ntop > 1)
+        if (top && x == s->tb && s->ntop > 1)
             s->tb = lk(s->n[x].rp);
         r_del(s, x);
     }
@@ -266,6 +322,8 @@ static bool r_touch(dflt *s, uint32_t x)
         s->n[x].rn |= F_INS;
     else if (s->n[x].rp & F_LIR)
         s->sb = x;
+    if (s->sampled)
+        return false;                /* no expert: F_TOP is F_WASL */
     if (!top) {
         s->n[x].rn |= F_TOP;
         if (s->ntop++ == 0)
@@ -288,10 +346,11 @@ static void reference(dflt *s, uint32_t x, bool fresh, bool learn)
 {
     node *e = &s->n[x];
     bool was_lir = e->rp & F_LIR, in_s = e->rn & F_INS;
-    bool wasl = e->qp & F_WASL, ghost = false, top;
+    bool wasl = s->sampled && (e->rn & F_WASL), ghost = false, top;
 
     if (fresh) {
-        e->qp &= ~F_WASL;
+        if (s->sampled)
+            e->rn &= ~F_WASL;
         /* Non-resident frames on the Q links are the ghosts. */
         if (on_q(s, x)) {
             ghost = true;
@@ -300,6 +359,8 @@ static void reference(dflt *s, uint32_t x, bool fresh, bool learn)
         }
     }
     top = r_touch(s, x);
+    if (learn)
+        count_ref(s, x);
 
     /* Learn before deciding, from what this reference shows. */
     if (!learn) {
@@ -331,7 +392,8 @@ static void reference(dflt *s, uint32_t x, bool fresh, bool learn)
             q_del(s, x);
         e->rp |= F_LIR;
         e->rn |= F_INS;
-        e->qp |= F_WASL;
+        if (s->sampled)
+            e->rn |= F_WASL;
         s->nlir++;
         if (s->sb == s->hr)
             s->sb = x;
@@ -471,9 +533,9 @@ static void dflt_evicted(xenshape__policy *p, uint64_t gfn)
     }
 }
 
-/* A frame the engine refused (pinned or busy) counts as just used and
- * joins the LIR set, at the top of R, out of Q's way. */
-static void protect(dflt *s, uint32_t x)
+/* x joins the LIR set at the top of R, out of Q's way (no reference:
+ * nothing is learnt and nothing counted). */
+static void make_lir(dflt *s, uint32_t x)
 {
     r_touch(s, x);
     if (s->n[x].rp & F_LIR)
@@ -482,11 +544,30 @@ static void protect(dflt *s, uint32_t x)
         q_del(s, x);
     s->n[x].rp |= F_LIR;
     s->n[x].rn |= F_INS;
-    s->n[x].qp |= F_WASL;
+    if (s->sampled)
+        s->n[x].rn |= F_WASL;
     s->nlir++;
     if (s->sb == s->hr)
         s->sb = x;
+}
+
+/* A frame the engine refused (pinned or busy) counts as just used and
+ * joins the LIR set, at the top of R, out of Q's way. */
+static void protect(dflt *s, uint32_t x)
+{
+    make_lir(s, x);
     balance(s);
+}
+
+/* Put x in Q right after y (y may be the head). */
+static void q_insert_after(dflt *s, uint32_t y, uint32_t x)
+{
+    uint32_t nx = lk(s->n[y].qn);
+
+    set_lk(&s->n[x].qp, y);
+    set_lk(&s->n[x].qn, nx);
+    set_lk(&s->n[nx].qp, x);
+    set_lk(&s->n[y].qn, x);
 }
 
 static unsigned dflt_choose(xenshape__policy *p, xenshape__policy_filter *ok,
@@ -495,7 +576,7 @@ static unsigned dflt_choose(xenshape__policy *p, xenshape__policy_filter *ok,
     dflt *s = (dflt *)p;
     unsigned found = 0;
     uint64_t seen = 0;
-    uint32_t last = s->hq, x;
+    uint32_t last = s->hq, x, v;
 
     /*
      * Victims come from the front of Q and stay there until evicted()
@@ -504,6 +585,11 @@ static unsigned dflt_choose(xenshape__policy *p, xenshape__policy_filter *ok,
      * frame is protected, at the top of R, so it comes back into Q only
      * after every other frame: each frame is looked at once, twice at
      * worst.
+     *
+     * The duel: a candidate counted more often than the bottom LIR frame
+     * v (by more than DUEL_MARGIN) joins the LIR set in v's place, and v,
+     * demoted, is the victim instead.  v does not duel again, so each
+     * candidate costs O(1).
      */
     while (found < n && seen < 2 * s->resident) {
         x = lk(s->n[last].qn);
@@ -514,12 +600,25 @@ static unsigned dflt_choose(xenshape__policy *p, xenshape__policy_filter *ok,
             continue;
         }
         seen++;
-        if (ok(arg, x)) {
-            out[found++] = x;
-            last = x;
-        } else {
+        if (!ok(arg, x)) {
             protect(s, x);
+            continue;
         }
+        if (s->sb != s->hr &&
+            count_of(s, x) > count_of(s, s->sb) + DUEL_MARGIN) {
+            v = s->sb;
+            make_lir(s, x);
+            demote_bottom(s);        /* v, to the back of Q */
+            q_del(s, v);
+            q_insert_after(s, last, v);
+            x = v;
+            if (!ok(arg, x)) {
+                protect(s, x);
+                continue;
+            }
+        }
+        out[found++] = x;
+        last = x;
     }
     return found;
 }
@@ -527,7 +626,8 @@ static unsigned dflt_choose(xenshape__policy *p, xenshape__policy_filter *ok,
 const struct xenshape__policy_ops xenshape__policy_default = {
     .name = "default",
     .summary = "LIRS with its queue share adapted against an LRU expert "
-               "(or ghost hits when sampled)",
+               "(or ghost hits when sampled) and a TinyLFU-style "
+               "frequency duel",
     .meta_bytes_per_frame = sizeof(node),
     .init = dflt_init,
     .free = dflt_free,
