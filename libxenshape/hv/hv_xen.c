@@ -953,8 +953,12 @@ static int xen_load(xenshape__hv *hv, uint32_t domid, uint64_t gfn,
         r = xc_mem_paging_prep(hv->xch, domid, gfn);
     if (r < 0) {
         r = neg_errno();
+        /* A buffer-less prep is also the engine's probe after a restart:
+         * EINVAL ("paged, and no data given") is its routine answer for
+         * every frame still out, so it must not be logged as an error. */
         memop_failure(hv, buf ? "xc_mem_paging_load" : "xc_mem_paging_prep",
-                      domid, gfn, -r, ENOENT);
+                      domid, gfn, -r,
+                      !buf && r == -EINVAL ? EINVAL : ENOENT);
         return r;
     }
     return 0;
