@@ -550,27 +550,44 @@ static void *ring_map(xenshape__hv *hv, uint32_t domid, uint64_t gfn)
                                 1, &pfn, NULL);
 }
 
-/* Bind d's event channel to Xen's port in the guest. */
-static int ring_bind(xenshape__hv *hv, xenshape__hv_dom *d, uint32_t port)
+/*
+ * Open an event-channel handle and bind it to Xen's port in the guest,
+ * for the paging ring and the monitor ring alike.  *xce_r is set as soon
+ * as it is open, so the caller's cleanup closes it on any failure.
+ */
+static int bind_port(xenshape__hv *hv, uint32_t domid, uint32_t port,
+                     const char *what, xenevtchn_handle **xce_r,
+                     evtchn_port_t *local_r)
 {
     xenevtchn_port_or_error_t lp;
     int r;
 
-    d->xce = xenevtchn_open(xtl(hv), 0);
-    if (!d->xce) {
+    *xce_r = xenevtchn_open(xtl(hv), 0);
+    if (!*xce_r) {
         r = neg_errno();
         XSLOG(hv->lg, ERROR, -r, "xen: dom%u: xenevtchn_open failed",
-              d->domid);
+              domid);
         return r;
     }
-    lp = xenevtchn_bind_interdomain(d->xce, d->domid, port);
+    lp = xenevtchn_bind_interdomain(*xce_r, domid, port);
     if (lp < 0) {
         r = neg_errno();
         XSLOG(hv->lg, ERROR, -r, "xen: dom%u: xenevtchn_bind_interdomain"
-              "(remote port %u) failed", d->domid, port);
+              "(%s port %u) failed", domid, what, port);
         return r;
     }
-    d->local_port = lp;
+    *local_r = (evtchn_port_t)lp;
+    return 0;
+}
+
+/* Bind d's event channel to Xen's port in the guest. */
+static int ring_bind(xenshape__hv *hv, xenshape__hv_dom *d, uint32_t port)
+{
+    int r = bind_port(hv, d->domid, port, "remote", &d->xce,
+                      &d->local_port);
+
+    if (r)
+        return r;
     d->bound = true;
     d->remote_port = port;
     return 0;
@@ -1144,7 +1161,6 @@ static void monitor_release(xenshape__hv *hv, access_dom *a)
 static int monitor_start(xenshape__hv *hv, access_dom *a)
 {
     uint32_t port = 0;
-    xenevtchn_port_or_error_t lp;
     bool enabled = false;
     int r;
 
@@ -1163,21 +1179,9 @@ static int monitor_start(xenshape__hv *hv, access_dom *a)
         goto out;
     }
     enabled = true;
-    a->xce = xenevtchn_open(xtl(hv), 0);
-    if (!a->xce) {
-        r = neg_errno();
-        XSLOG(hv->lg, ERROR, -r, "xen: dom%u: xenevtchn_open failed",
-              a->domid);
+    r = bind_port(hv, a->domid, port, "monitor", &a->xce, &a->local_port);
+    if (r)
         goto out;
-    }
-    lp = xenevtchn_bind_interdomain(a->xce, a->domid, port);
-    if (lp < 0) {
-        r = neg_errno();
-        XSLOG(hv->lg, ERROR, -r, "xen: dom%u: xenevtchn_bind_interdomain"
-              "(monitor port %u) failed", a->domid, port);
-        goto out;
-    }
-    a->local_port = lp;
     a->bound = true;
     /* Nothing is armed yet, so no request can be on the ring. */
     SHARED_RING_INIT((vm_event_sring_t *)a->ring);
