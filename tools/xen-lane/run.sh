@@ -82,6 +82,7 @@ boot() {
     esac
     lane_log "booting Xen ($name) under QEMU, at most ${secs}s; log $log"
     t0=$SECONDS
+    : > "$log"
     timeout --kill-after=10 "$secs" qemu-system-x86_64 \
         -accel tcg -cpu max,-rdtscp -smp 2 -m 3072 \
         -display none -monitor none -serial stdio -no-reboot \
