@@ -33,6 +33,7 @@ int xenshape_ctx_new(xenshape_ctx **ctx_r, xentoollog_logger *lg)
     ctx->backend = xenshape__strdup("xen");
     ctx->sim_socket = xenshape__strdup(DEFAULT_SIM_SOCKET);
     ctx->state_dir = xenshape__strdup(DEFAULT_STATE_DIR);
+    ctx->observe_modes = XENSHAPE_OBSERVE_N2RWX | XENSHAPE_OBSERVE_LOGDIRTY;
     if (!ctx->backend || !ctx->sim_socket || !ctx->state_dir) {
         rc = XENSHAPE_ENOMEM;
         goto out;
@@ -80,6 +81,15 @@ int xenshape_ctx_set_sim_socket(xenshape_ctx *ctx, const char *path)
 int xenshape_ctx_set_state_dir(xenshape_ctx *ctx, const char *path)
 {
     return set_string(ctx, &ctx->state_dir, path);
+}
+
+int xenshape_ctx_set_observe(xenshape_ctx *ctx, unsigned modes)
+{
+    if (!ctx || ctx->opened ||
+        (modes & ~(XENSHAPE_OBSERVE_N2RWX | XENSHAPE_OBSERVE_LOGDIRTY)))
+        return XENSHAPE_EINVAL;
+    ctx->observe_modes = modes;
+    return 0;
 }
 
 int xenshape_ctx_set_store(xenshape_ctx *ctx, const char *path,

@@ -1415,6 +1415,17 @@ static int xen_access_enable(xenshape__hv *hv, uint32_t domid,
     return r;
 }
 
+/* The domain no longer exists or is being destroyed. */
+static bool dom_gone(xenshape__hv *hv, uint32_t domid)
+{
+    xc_domaininfo_t info;
+
+    if (xc_domain_getinfolist(hv->xch, domid, 1, &info) != 1 ||
+        info.domain != domid)
+        return true;
+    return (info.flags & XEN_DOMINF_dying) != 0;
+}
+
 static int xen_access_disable(xenshape__hv *hv, uint32_t domid)
 {
     access_dom **slot, *a;
@@ -1428,6 +1439,16 @@ static int xen_access_disable(xenshape__hv *hv, uint32_t domid)
         goto out;
     a = *slot;
     r = access_teardown(hv, a);
+    if (a->modes && dom_gone(hv, domid)) {
+        /*
+         * A dying domain refuses the hypercalls, and Xen tears its
+         * vm_event rings down itself; our mapping of the monitor ring
+         * is what would keep it a zombie.  Let go of it.
+         */
+        monitor_release(hv, a);
+        a->modes = 0;
+        r = -ESRCH;
+    }
     if (!a->modes) {
         free(a->armed);
         free(a);

@@ -102,6 +102,25 @@ int xenshape_ctx_set_store(xenshape_ctx *ctx, const char *path,
  * Default: /var/lib/xenshape. */
 int xenshape_ctx_set_state_dir(xenshape_ctx *ctx, const char *path);
 
+/*
+ * How the engine may learn which resident frames a guest uses
+ * (docs/hv-xen.md, "Access observation").  Faults on paged-out frames are
+ * always seen; these add samples of references to resident frames:
+ *   XENSHAPE_OBSERVE_N2RWX     first touches of a rotating sample of
+ *                              frames (mem_access n2rwx on the monitor
+ *                              ring; Xen 4.17 offers it on Intel VT-x
+ *                              with EPT only);
+ *   XENSHAPE_OBSERVE_LOGDIRTY  writes, from the log-dirty bitmap (never
+ *                              while the domain is being saved or
+ *                              migrated: both need log-dirty themselves).
+ * The engine uses one mode per domain: n2rwx if allowed and it works,
+ * else log-dirty if allowed, else faults only.  Default: both allowed.
+ * 0 allows neither.  Only before open.
+ */
+#define XENSHAPE_OBSERVE_N2RWX    0x1u
+#define XENSHAPE_OBSERVE_LOGDIRTY 0x2u
+int xenshape_ctx_set_observe(xenshape_ctx *ctx, unsigned modes);
+
 /* Open the backend and the store.  On failure the context stays valid for
  * xenshape_ctx_free() only. */
 int xenshape_ctx_open(xenshape_ctx *ctx);
@@ -174,6 +193,9 @@ typedef struct xenshape_domstats {
     uint64_t lost;           /* paged frames with no copy in the store */
     int error;               /* latched error of this domain, or 0 */
     bool paused_by_pager;    /* we hold the domain paused (see error) */
+    unsigned observe;        /* XENSHAPE_OBSERVE_* in use, or 0 */
+    uint64_t observed;       /* samples of resident-frame use passed to
+                                page selection */
 } xenshape_domstats;
 
 int xenshape_domain_stats(xenshape_ctx *ctx, uint32_t domid,

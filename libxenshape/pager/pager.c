@@ -89,6 +89,7 @@ static void dom_free(xenshape_ctx *ctx, xenshape__dom *d)
         for (g = 0; g < d->nr_gfns; g++)
             if (d->gfn_rec[g])
                 xenshape__store_free(ctx->store, d->gfn_rec[g]);
+    xenshape__sample_stop(ctx, d);
     if (d->hvd)
         xenshape__hv_ring_close(ctx->hv, d->hvd);
     if (d->intent_fd >= 0)
@@ -121,12 +122,12 @@ static void mark_holes(xenshape__dom *d, uint64_t max_pages)
         to = d->nr_gfns;
     for (g = from; g < to; g++) {
         d->gfn_flags[g] = XENSHAPE__GFN_HOLE;
-        xenshape__policy_evicted(d->pol, g);
+        xenshape__track_evicted(d, g);
     }
     /* The special pages (0xfeff0-0xfefff), whatever the guest's size. */
     for (g = 0xfeff0; g < 0xff000 && g < d->nr_gfns; g++) {
         d->gfn_flags[g] = XENSHAPE__GFN_HOLE;
-        xenshape__policy_evicted(d->pol, g);
+        xenshape__track_evicted(d, g);
     }
 }
 
@@ -280,7 +281,7 @@ static int load_held(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
     pthread_mutex_lock(&d->lock);
     if (r == 0)
         d->st.loaded++;
-    xenshape__policy_admit(d->pol, gfn);
+    xenshape__track_admit(d, gfn);
     release_locked(ctx, d, gfn, rec);
     pthread_mutex_unlock(&d->lock);
     return 0;
@@ -596,7 +597,17 @@ static void unlist(xenshape_ctx *ctx, xenshape__dom *d)
     pthread_mutex_unlock(&ctx->ring_lock);
 }
 
-/* The domain is gone: its frames went with it, so do our records. */
+/* The domain is gone or dying: its frames went with it, so do our
+ * records. */
+static void forget(xenshape_ctx *ctx, xenshape__dom *d)
+{
+    XSLOG(ctx->lg, NOTICE, -1, "domain %u is gone; releasing its %llu "
+          "frames in the store", d->domid, (unsigned long long)d->held);
+    unlist(ctx, d);
+    xenshape__state_port_forget(ctx, d->domid);
+    dom_free(ctx, d);
+}
+
 static void forget_dead(xenshape_ctx *ctx, const xenshape__hv_dominfo *list,
                         unsigned nr)
 {
@@ -606,20 +617,17 @@ static void forget_dead(xenshape_ctx *ctx, const xenshape__hv_dominfo *list,
         xenshape__dom *d = ctx->doms[i];
         bool alive = false;
 
+        /* A dying domain is as good as gone, and our ring mappings are
+         * what would keep it from going: let go at once. */
         for (j = 0; j < nr; j++)
-            if (list[j].domid == d->domid &&
+            if (list[j].domid == d->domid && !list[j].dying &&
                 xenshape__dom_tag(list[j].handle) == d->dom_tag)
                 alive = true;
         if (alive) {
             i++;
             continue;
         }
-        XSLOG(ctx->lg, NOTICE, -1, "domain %u is gone; releasing its "
-              "%llu frames in the store", d->domid,
-              (unsigned long long)d->held);
-        unlist(ctx, d);
-        xenshape__state_port_forget(ctx, d->domid);
-        dom_free(ctx, d);
+        forget(ctx, d);
     }
 }
 
@@ -783,7 +791,7 @@ static void adopt_orphans(xenshape_ctx *ctx, xenshape__dom *d, bool fresh)
         if (keep) {
             d->gfn_rec[o->gfn] = o->rec;
             d->held++;
-            xenshape__policy_evicted(d->pol, o->gfn);
+            xenshape__track_evicted(d, o->gfn);
         } else {
             xenshape__store_free(ctx->store, o->rec);
         }
@@ -964,9 +972,10 @@ int xenshape_domain_attach(xenshape_ctx *ctx, uint32_t domid)
     }
     d->port = port;
     ctx->doms[ctx->nr_doms++] = d;
-    d = NULL;
     pthread_mutex_unlock(&ctx->ring_lock);
     kick(ctx->ctl_fd);      /* serve what is already on the ring */
+    xenshape__sample_start(ctx, d);
+    d = NULL;
     rc = 0;
  out:
     dom_free(ctx, d);
@@ -1180,7 +1189,7 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
         if (r == 0) {
             done++;
             d->st.evicted++;
-            xenshape__policy_evicted(d->pol, stored[i]);
+            xenshape__track_evicted(d, stored[i]);
         } else {
             /* The guest (or a mapper) touched it after nomination: its
              * EVICT_FAIL request brings it back; our copy is not needed. */
@@ -1274,7 +1283,7 @@ static int prefetch_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
             d->st.loaded++;
             done++;
         }
-        xenshape__policy_admit(d->pol, gfns[i]);
+        xenshape__track_admit(d, gfns[i]);
         release_locked(ctx, d, gfns[i], recs[i]);
         pthread_mutex_unlock(&d->lock);
     }
@@ -1349,6 +1358,7 @@ int xenshape_run(xenshape_ctx *ctx, int budget_ms)
                     info = &list[j];
             if (!info || info->dying)
                 continue;
+            xenshape__sample_tick(ctx, d, xenshape__now_ns());
             if (info->tot_pages > d->target) {
                 uint64_t excess = info->tot_pages - d->target;
 
@@ -1377,6 +1387,19 @@ int xenshape_run(xenshape_ctx *ctx, int budget_ms)
     return rc;
 }
 
+/* d's domain no longer exists, is another domain now, or is dying. */
+static bool dom_gone(xenshape_ctx *ctx, xenshape__dom *d)
+{
+    xenshape__hv_dominfo info;
+    int rc;
+
+    rc = domain_info(ctx, d->domid, &info);
+    if (rc == XENSHAPE_ESRCH)
+        return true;
+    return !rc && (info.dying ||
+                   xenshape__dom_tag(info.handle) != d->dom_tag);
+}
+
 int xenshape_domain_detach(xenshape_ctx *ctx, uint32_t domid, int timeout_ms)
 {
     xenshape__hv_dominfo info;
@@ -1392,11 +1415,19 @@ int xenshape_domain_detach(xenshape_ctx *ctx, uint32_t domid, int timeout_ms)
         return XENSHAPE_ESRCH;
     d->target = UINT64_MAX;
     deadline = xenshape__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    /* Nothing will be chosen any more: stop sampling first, which also
+     * gives the guest its access rights back. */
+    xenshape__sample_stop(ctx, d);
 
     for (;;) {
         rc = prefetch_batch(ctx, d, XENSHAPE__PREFETCH_BATCH, &done);
         if (!d->held && !d->nr_deferred)
             break;
+        if (!done && dom_gone(ctx, d)) {
+            /* Destroyed under us: nothing is left to page in. */
+            forget(ctx, d);
+            return 0;
+        }
         if (xenshape__now_ns() >= deadline) {
             XSLOG(ctx->lg, WARN, -1, "domain %u: %llu frames still out and "
                   "%u requests waiting after %d ms (last: %s)", domid,

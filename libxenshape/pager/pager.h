@@ -69,6 +69,13 @@ typedef struct xenshape__dom {
     /* Requests we will not answer: their data failed verification. */
     unsigned nr_parked;
 
+    /* Access sampling (sample.c): NULL/0 when the domain has none. */
+    struct xenshape__observe *obs;
+    unsigned obs_modes;              /* XENSHAPE__HV_ACCESS_* on */
+    uint64_t obs_next_ns;            /* next epoch */
+    int obs_failed;                  /* epochs failed in a row */
+    uint64_t *obs_buf;               /* access_read gfns or dirty bitmap */
+
     xenshape_domstats st;
     void *pagein_buf;                /* ring thread's 4 KiB buffer */
 } xenshape__dom;
@@ -84,6 +91,7 @@ struct xenshape_ctx {
     xentoollog_logger *lg;
     char *backend, *sim_socket, *store_path, *state_dir;
     uint64_t store_size;
+    unsigned observe_modes;          /* XENSHAPE_OBSERVE_* allowed */
     struct xenshape__sim_host *sim_host;   /* tests: in-process host */
     bool opened;
 
@@ -117,6 +125,20 @@ uint32_t xenshape__dom_tag(const uint8_t handle[16]);
  * directly (benchmarks).  0, -ENOENT (not held), or as load. */
 int xenshape__pager_load_gfn(xenshape_ctx *ctx, uint32_t domid, uint64_t gfn,
                              void *buf);
+
+/*
+ * sample.c: observation of resident-frame use, on top of the faults.
+ * start and stop never fail the caller (observation is an aid, not a
+ * duty): start leaves d without observation if nothing works.  tick runs
+ * one epoch when due; the caller's thread, d listed.  admit / evicted
+ * keep the sampler's view of residency; the caller holds d->lock.
+ */
+void xenshape__sample_start(xenshape_ctx *ctx, xenshape__dom *d);
+void xenshape__sample_tick(xenshape_ctx *ctx, xenshape__dom *d,
+                           uint64_t now_ns);
+void xenshape__sample_stop(xenshape_ctx *ctx, xenshape__dom *d);
+void xenshape__track_admit(xenshape__dom *d, uint64_t gfn);
+void xenshape__track_evicted(xenshape__dom *d, uint64_t gfn);
 
 /* state.c: the ring port and the eviction intent of each domain. */
 int xenshape__state_port_save(xenshape_ctx *ctx, uint32_t domid,

@@ -57,6 +57,7 @@ struct daemon {
         *status_path;
     uint64_t store_size;
     int stop_timeout_ms, status_ms;
+    unsigned observe;                /* XENSHAPE_OBSERVE_* allowed */
     struct target cmdline[MAX_TARGETS], config_targets[MAX_TARGETS];
     unsigned nr_cmdline, nr_config;
     /* Domains we could not attach: retried only now and then.  Those
@@ -259,6 +260,36 @@ static uint64_t target_for(struct daemon *dm, const xenshape_dominfo *di)
     return t->value;
 }
 
+/* --observe values, as XENSHAPE_OBSERVE_* sets: the engine prefers
+ * n2rwx and falls back to log-dirty when both are allowed. */
+static const struct {
+    const char *name;
+    unsigned modes;
+} observe_modes[] = {
+    { "auto", XENSHAPE_OBSERVE_N2RWX | XENSHAPE_OBSERVE_LOGDIRTY },
+    { "n2rwx", XENSHAPE_OBSERVE_N2RWX },
+    { "logdirty", XENSHAPE_OBSERVE_LOGDIRTY },
+    { "none", 0 },
+};
+
+static const char *observe_name(unsigned in_use)
+{
+    return in_use == XENSHAPE_OBSERVE_N2RWX ? "n2rwx" :
+        in_use == XENSHAPE_OBSERVE_LOGDIRTY ? "logdirty" : "none";
+}
+
+static int parse_observe(const char *s, unsigned *modes_r)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(observe_modes) / sizeof(observe_modes[0]); i++)
+        if (!strcmp(s, observe_modes[i].name)) {
+            *modes_r = observe_modes[i].modes;
+            return 0;
+        }
+    return -1;
+}
+
 /* ---- the loop -------------------------------------------------------- */
 
 static int find_skipped(struct daemon *dm, uint32_t domid)
@@ -313,11 +344,12 @@ static void write_status(struct daemon *dm, const xenshape_dominfo *list,
         fprintf(f, "domain %u mode=paging ram=%" PRIu64 " store=%" PRIu64 " max=%"
                 PRIu64 " target=%" PRId64 " faults=%" PRIu64 " evicted=%"
                 PRIu64 " loaded=%" PRIu64 " corrupt=%" PRIu64 " lost=%"
-                PRIu64 " error=%s\n", list[i].domid, st.tot_pages,
+                PRIu64 " observe=%s observed=%" PRIu64 " error=%s\n",
+                list[i].domid, st.tot_pages,
                 st.held_pages, st.max_pages,
                 st.target_pages == UINT64_MAX ? (int64_t)-1 :
                 (int64_t)st.target_pages, st.faults, st.evicted, st.loaded,
-                st.corrupt, st.lost,
+                st.corrupt, st.lost, observe_name(st.observe), st.observed,
                 st.error ? xenshape_errname(st.error) : "none");
     }
     fclose(f);
@@ -552,6 +584,9 @@ static void usage(FILE *f)
 "  -i, --status-ms N        status interval in ms (1000)\n"
 "  -T, --stop-timeout N     ms allowed to page everything in on SIGTERM\n"
 "                           (60000)\n"
+"  -O, --observe MODE       how page selection learns about resident\n"
+"                           frames: auto (n2rwx, else logdirty), n2rwx,\n"
+"                           logdirty or none (auto)\n"
 "  -F, --foreground         log to stderr too\n"
 "  -v, --verbose            more messages (repeat for debug)\n"
 "  -h, --help               this text\n");
@@ -570,6 +605,7 @@ int main(int argc, char **argv)
         { "status", required_argument, NULL, 'o' },
         { "status-ms", required_argument, NULL, 'i' },
         { "stop-timeout", required_argument, NULL, 'T' },
+        { "observe", required_argument, NULL, 'O' },
         { "foreground", no_argument, NULL, 'F' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -586,9 +622,10 @@ int main(int argc, char **argv)
     dm.use_syslog = true;
     dm.backend = "xen";
     dm.stop_timeout_ms = 60000;
+    dm.observe = XENSHAPE_OBSERVE_N2RWX | XENSHAPE_OBSERVE_LOGDIRTY;
     dm.status_ms = 1000;
 
-    while ((c = getopt_long(argc, argv, "b:S:s:z:d:c:t:o:i:T:Fvh", opts,
+    while ((c = getopt_long(argc, argv, "b:S:s:z:d:c:t:o:i:T:O:Fvh", opts,
                             NULL)) != -1) {
         switch (c) {
         case 'b': dm.backend = optarg; break;
@@ -630,6 +667,13 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'O':
+            if (parse_observe(optarg, &dm.observe) < 0) {
+                fprintf(stderr, "xenshaped: bad --observe '%s' (want auto, "
+                        "n2rwx, logdirty or none)\n", optarg);
+                return 2;
+            }
+            break;
         case 'F': dm.use_stderr = true; break;
         case 'v': dm.min_level = dm.min_level > XTL_DEBUG ?
                 dm.min_level - 2 : XTL_DEBUG; break;
@@ -657,6 +701,8 @@ int main(int argc, char **argv)
         rc = xenshape_ctx_set_sim_socket(dm.ctx, dm.sim_socket);
     if (!rc && dm.state_dir)
         rc = xenshape_ctx_set_state_dir(dm.ctx, dm.state_dir);
+    if (!rc)
+        rc = xenshape_ctx_set_observe(dm.ctx, dm.observe);
     if (!rc)
         rc = xenshape_ctx_set_store(dm.ctx, dm.store, dm.store_size);
     if (!rc)
