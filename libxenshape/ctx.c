@@ -33,7 +33,7 @@ int xenshape_ctx_new(xenshape_ctx **ctx_r, xentoollog_logger *lg)
     ctx->backend = xenshape__strdup("xen");
     ctx->sim_socket = xenshape__strdup(DEFAULT_SIM_SOCKET);
     ctx->state_dir = xenshape__strdup(DEFAULT_STATE_DIR);
-    ctx->observe_modes = XENSHAPE_OBSERVE_N2RWX | XENSHAPE_OBSERVE_LOGDIRTY;
+    ctx->observe_modes = XENSHAPE_OBSERVE_LOGDIRTY;
     if (!ctx->backend || !ctx->sim_socket || !ctx->state_dir) {
         rc = XENSHAPE_ENOMEM;
         goto out;
@@ -111,10 +111,18 @@ int xenshape__ctx_set_sim_host(xenshape_ctx *ctx,
     return 0;
 }
 
+/* keep_orphan()'s argument: the context, and whether a record could not
+ * be tracked for want of memory. */
+struct orphan_walk {
+    xenshape_ctx *ctx;
+    bool nomem;
+};
+
 static bool keep_orphan(void *arg, uint32_t domid, uint32_t dom_tag,
                         uint64_t gfn, xenshape__store_rec rec)
 {
-    xenshape_ctx *ctx = arg;
+    struct orphan_walk *w = arg;
+    xenshape_ctx *ctx = w->ctx;
     xenshape__orphan *o;
 
     if (ctx->nr_orphans == ctx->cap_orphans) {
@@ -123,9 +131,12 @@ static bool keep_orphan(void *arg, uint32_t domid, uint32_t dom_tag,
                                                 cap * sizeof(*n));
 
         /* Without memory we cannot track it: let the store keep the
-         * record anyway, it will be found at the next start. */
-        if (!n)
+         * record, and fail the open.  Going on would report the frame
+         * lost at attach; the next open finds the record again. */
+        if (!n) {
+            w->nomem = true;
             return true;
+        }
         ctx->orphans = n;
         ctx->cap_orphans = cap;
     }
@@ -141,6 +152,7 @@ int xenshape_ctx_open(xenshape_ctx *ctx)
 {
     xenshape__hv_params hp;
     xenshape__store_params sp;
+    struct orphan_walk ow = { .ctx = ctx };
     int rc, r;
 
     if (!ctx)
@@ -169,9 +181,15 @@ int xenshape_ctx_open(xenshape_ctx *ctx)
     rc = xenshape__store_open(&ctx->store, &sp, ctx->lg);
     if (rc)
         goto out;
-    rc = xenshape__store_recover(ctx->store, keep_orphan, ctx);
+    rc = xenshape__store_recover(ctx->store, keep_orphan, &ow);
     if (rc)
         goto out;
+    if (ow.nomem) {
+        XSLOG(ctx->lg, ERROR, ENOMEM, "cannot track the frames the store "
+              "holds from an earlier run");
+        rc = XENSHAPE_ENOMEM;
+        goto out;
+    }
     if (ctx->nr_orphans)
         XSLOG(ctx->lg, INFO, -1,
               "store holds %zu frames from an earlier run", ctx->nr_orphans);

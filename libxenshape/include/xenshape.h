@@ -114,8 +114,14 @@ int xenshape_ctx_set_state_dir(xenshape_ctx *ctx, const char *path);
  *                              while the domain is being saved or
  *                              migrated: both need log-dirty themselves).
  * The engine uses one mode per domain: n2rwx if allowed and it works,
- * else log-dirty if allowed, else faults only.  Default: both allowed.
- * 0 allows neither.  Only before open.
+ * else log-dirty if allowed, else faults only.  0 allows neither.  Only
+ * before open.
+ *
+ * Default: log-dirty only.  n2rwx sees reads too, but it is not safe
+ * across a crash of the caller: libxc hides the monitor ring from the
+ * guest physmap, so no successor can drain it, and once eight events
+ * wait unanswered the guest's vCPUs block until the domain is destroyed.
+ * Log-dirty left on by a dead caller costs the guest write faults only.
  */
 #define XENSHAPE_OBSERVE_N2RWX    0x1u
 #define XENSHAPE_OBSERVE_LOGDIRTY 0x2u

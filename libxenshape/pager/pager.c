@@ -817,7 +817,7 @@ static int rescue_nominated(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn)
     }
     map = xenshape__hv_map(ctx->hv, d->domid, PROT_READ, &gfn, 1, &err);
     if (!map || err) {
-        rc = XENSHAPE_EHV;
+        rc = !map && errno == ENOMEM ? XENSHAPE_ENOMEM : XENSHAPE_EHV;
         goto out;
     }
     memcpy(copy, map, XENSHAPE__PAGE_SIZE);
@@ -1074,7 +1074,7 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     unsigned stored_at[XENSHAPE__EVICT_BATCH];
     bool settled[XENSHAPE__EVICT_BATCH];
     int err[XENSHAPE__EVICT_BATCH];
-    unsigned n, k = 0, m = 0, i, done = 0;
+    unsigned n, k = 0, m = 0, i, done = 0, tried = 0;
     uint8_t *map = NULL, *copy;
     int rc = 0, r;
 
@@ -1083,9 +1083,17 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     pthread_mutex_lock(&d->lock);
     n = xenshape__policy_choose(d->pol, victim_ok, d, cand, want);
     /* Whatever the policy returns, each frame enters a batch once. */
+    /*
+     * NOMINATED is set before the nomination, not after: once nominated,
+     * a frame can be touched, and its request served (which clears the
+     * flag) before this thread gets the lock back.  Set afterwards, the
+     * flag would outlive the request and keep the frame from being
+     * chosen again.
+     */
     for (i = k = 0; i < n; i++)
         if (cand[i] < d->nr_gfns && victim_ok(d, cand[i])) {
-            d->gfn_flags[cand[i]] |= XENSHAPE__GFN_INFLIGHT;
+            d->gfn_flags[cand[i]] |= XENSHAPE__GFN_INFLIGHT |
+                XENSHAPE__GFN_NOMINATED;
             cand[k++] = cand[i];
         }
     n = k;
@@ -1104,6 +1112,7 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     }
 
     for (i = 0; i < n; i++) {
+        tried = i + 1;
         r = xenshape__hv_nominate(ctx->hv, d->domid, cand[i]);
         if (r == 0) {
             nom[k++] = cand[i];
@@ -1121,17 +1130,19 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
             break;
         }
     }
-    if (!k)
-        goto out;
     memset(settled, 0, sizeof(settled));
+    if (!k)
+        goto out_nominated;
 
     /* One mapping for the batch; unmapped before evict, always. */
     map = xenshape__hv_map(ctx->hv, d->domid, PROT_READ, nom, k, err);
     if (!map) {
-        XSLOG(ctx->lg, ERROR, errno, "domain %u: cannot map %u nominated "
+        int e = errno;
+
+        XSLOG(ctx->lg, ERROR, e, "domain %u: cannot map %u nominated "
               "frames; they return to the guest on its next touch",
               d->domid, k);
-        rc = XENSHAPE_EHV;
+        rc = e == ENOMEM ? XENSHAPE_ENOMEM : XENSHAPE_EHV;
         goto out_nominated;
     }
     for (i = 0; i < k; i++) {
@@ -1209,9 +1220,13 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     pthread_mutex_lock(&d->lock);
     for (i = 0; i < n; i++)
         d->gfn_flags[cand[i]] &= ~XENSHAPE__GFN_INFLIGHT;
+    /* Never nominated (a refusal already replaced the flags)... */
+    for (i = tried; i < n; i++)
+        d->gfn_flags[cand[i]] &= ~XENSHAPE__GFN_NOMINATED;
+    /* ...or evicted: only the rest is still nominated. */
     for (i = 0; i < k; i++)
-        if (!settled[i])
-            d->gfn_flags[nom[i]] |= XENSHAPE__GFN_NOMINATED;
+        if (settled[i])
+            d->gfn_flags[nom[i]] &= ~XENSHAPE__GFN_NOMINATED;
     pthread_mutex_unlock(&d->lock);
  out:
     *done_r = done;
@@ -1454,6 +1469,10 @@ int xenshape_domain_detach(xenshape_ctx *ctx, uint32_t domid, int timeout_ms)
         }
 
     rc = domain_info(ctx, domid, &info);
+    /* Not knowing is no reason to disable paging: stay attached, the
+     * caller may try again.  A domain that is gone has nothing paged. */
+    if (rc && rc != XENSHAPE_ESRCH)
+        return rc;
     if (!rc && info.paged_pages) {
         XSLOG(ctx->lg, WARN, -1, "domain %u: hypervisor still reports %llu "
               "paged frames", domid, (unsigned long long)info.paged_pages);

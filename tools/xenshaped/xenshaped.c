@@ -585,8 +585,11 @@ static void usage(FILE *f)
 "  -T, --stop-timeout N     ms allowed to page everything in on SIGTERM\n"
 "                           (60000)\n"
 "  -O, --observe MODE       how page selection learns about resident\n"
-"                           frames: auto (n2rwx, else logdirty), n2rwx,\n"
-"                           logdirty or none (auto)\n"
+"                           frames: logdirty (writes; the default),\n"
+"                           n2rwx (sampled first touches, Intel EPT only;\n"
+"                           not safe across a daemon crash, see\n"
+"                           docs/hv-xen.md), auto (n2rwx, else logdirty)\n"
+"                           or none\n"
 "  -F, --foreground         log to stderr too\n"
 "  -v, --verbose            more messages (repeat for debug)\n"
 "  -h, --help               this text\n");
@@ -622,7 +625,7 @@ int main(int argc, char **argv)
     dm.use_syslog = true;
     dm.backend = "xen";
     dm.stop_timeout_ms = 60000;
-    dm.observe = XENSHAPE_OBSERVE_N2RWX | XENSHAPE_OBSERVE_LOGDIRTY;
+    dm.observe = XENSHAPE_OBSERVE_LOGDIRTY;
     dm.status_ms = 1000;
 
     while ((c = getopt_long(argc, argv, "b:S:s:z:d:c:t:o:i:T:O:Fvh", opts,

@@ -17,6 +17,12 @@
  *       was not, and the ring is disabled again at once ("probe
  *       enabled=0"); any other error is printed as its errno name
  *       ("probe error=ENOSYS", the stock hypervisor's answer).
+ *   lanectl observe DOMID
+ *       whether access observation is left switched on, probed the same
+ *       way with the domain paused: log-dirty (enabling it fails with
+ *       EINVAL while it is on) and the monitor ring (EBUSY while one is
+ *       registered); whatever the probe switched on is switched off
+ *       again.  "observe logdirty=0|1|error=E monitor=0|1|error=E".
  *
  * Exit status: 0 when the line was printed, 1 on a failed hypercall
  * before that, 2 on bad usage.
@@ -27,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <xenctrl.h>
 
@@ -110,6 +117,53 @@ static int cmd_probe(xc_interface *xch, uint32_t domid)
     return rc;
 }
 
+static int cmd_observe(xc_interface *xch, uint32_t domid)
+{
+    uint32_t port = 0;
+    void *ring;
+    int r, e, rc = 1;
+
+    if (xc_domain_pause(xch, domid)) {
+        fprintf(stderr, "lanectl: pause %u: %s\n", domid, strerror(errno));
+        return 1;
+    }
+    r = xc_shadow_control(xch, domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY,
+                          NULL, 0);
+    e = errno;
+    if (r == 0) {
+        if (xc_shadow_control(xch, domid, XEN_DOMCTL_SHADOW_OP_OFF,
+                              NULL, 0)) {
+            fprintf(stderr, "lanectl: log-dirty off after probe: %s\n",
+                    strerror(errno));
+            goto out;
+        }
+        printf("observe logdirty=0");
+    } else if (e == EINVAL) {
+        printf("observe logdirty=1");
+    } else {
+        printf("observe logdirty=error=%s", errname(e));
+    }
+    ring = xc_monitor_enable(xch, domid, &port);
+    e = errno;
+    if (ring) {
+        munmap(ring, XC_PAGE_SIZE);
+        if (xc_monitor_disable(xch, domid)) {
+            fprintf(stderr, "\nlanectl: monitor off after probe: %s\n",
+                    strerror(errno));
+            goto out;
+        }
+        printf(" monitor=0\n");
+    } else if (e == EBUSY) {
+        printf(" monitor=1\n");
+    } else {
+        printf(" monitor=error=%s\n", errname(e));
+    }
+    rc = 0;
+ out:
+    xc_domain_unpause(xch, domid);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     xc_interface *xch;
@@ -118,7 +172,7 @@ int main(int argc, char **argv)
     int rc;
 
     if (argc != 3) {
-        fprintf(stderr, "usage: lanectl info|probe DOMID\n");
+        fprintf(stderr, "usage: lanectl info|probe|observe DOMID\n");
         return 2;
     }
     domid = strtoul(argv[2], &end, 10);
@@ -136,8 +190,10 @@ int main(int argc, char **argv)
         rc = cmd_info(xch, (uint32_t)domid);
     } else if (!strcmp(argv[1], "probe")) {
         rc = cmd_probe(xch, (uint32_t)domid);
+    } else if (!strcmp(argv[1], "observe")) {
+        rc = cmd_observe(xch, (uint32_t)domid);
     } else {
-        fprintf(stderr, "usage: lanectl info|probe DOMID\n");
+        fprintf(stderr, "usage: lanectl info|probe|observe DOMID\n");
         rc = 2;
     }
     xc_interface_close(xch);
