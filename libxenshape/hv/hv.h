@@ -54,6 +54,11 @@ typedef struct xenshape__hv_dominfo {
 /* Access-observation modes (section 5 of the reference). */
 #define XENSHAPE__HV_ACCESS_N2RWX    1u  /* first touch of armed gfns */
 #define XENSHAPE__HV_ACCESS_LOGDIRTY 2u  /* write bitmap */
+/* With LOGDIRTY in access_enable: if log-dirty is already on, switch it
+ * off and on again (what libxc's save does) instead of failing with
+ * -EBUSY.  Only for a log we may have left on ourselves: taken from a
+ * running save or migration, it corrupts the copy. */
+#define XENSHAPE__HV_ACCESS_TAKEOVER 4u
 
 struct xenshape__hv_ops {
     unsigned version;                /* XENSHAPE__HV_OPS_VERSION */

@@ -1198,21 +1198,30 @@ static int monitor_start(xenshape__hv *hv, access_dom *a)
     return r;
 }
 
-static int logdirty_start(xenshape__hv *hv, uint32_t domid)
+static int logdirty_start(xenshape__hv *hv, uint32_t domid, bool takeover)
 {
     int r;
 
     r = xc_shadow_control(hv->xch, domid,
                           XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, NULL, 0);
+    if (r < 0 && errno == EINVAL && !takeover) {
+        /* Someone has it: a save, a migration, the device model's VRAM
+         * tracking, or a dead pager of ours (the caller knows which may
+         * be, and asks for a takeover then). */
+        XSLOG(hv->lg, DETAIL, EINVAL, "xen: dom%u: log-dirty is in use",
+              domid);
+        return -EBUSY;
+    }
     if (r < 0 && errno == EINVAL) {
         /*
-         * Already on, most often for the device model's VRAM tracking;
-         * libxc's save turns it off and on again, and so do we.  During a
-         * save or migration this would steal its dirty bits: never ask
-         * for LOGDIRTY while one may run.
+         * Already on, most often left by a pager that died, or for the
+         * device model's VRAM tracking; libxc's save turns it off and on
+         * again, and so do we.  During a save or migration this would
+         * steal its dirty bits: never ask for a takeover while one may
+         * run.
          */
         XSLOG(hv->lg, NOTICE, EINVAL, "xen: dom%u: log-dirty refused; "
-              "turning it off and on again (VRAM tracking?)", domid);
+              "turning it off and on again", domid);
         if (xc_shadow_control(hv->xch, domid, XEN_DOMCTL_SHADOW_OP_OFF,
                               NULL, 0) < 0)
             XSLOG(hv->lg, WARN, errno, "xen: dom%u: log-dirty off failed",
@@ -1356,9 +1365,11 @@ static int xen_access_enable(xenshape__hv *hv, uint32_t domid,
 {
     access_dom **slot, *a;
     int r, first_err = 0;
+    bool takeover;
 
     if (!hv)
         return -EINVAL;
+    takeover = modes & XENSHAPE__HV_ACCESS_TAKEOVER;
     modes &= XENSHAPE__HV_ACCESS_N2RWX | XENSHAPE__HV_ACCESS_LOGDIRTY;
     if (!modes)
         return 0;
@@ -1393,7 +1404,7 @@ static int xen_access_enable(xenshape__hv *hv, uint32_t domid,
     }
     if ((modes & XENSHAPE__HV_ACCESS_LOGDIRTY) &&
         !(a->modes & XENSHAPE__HV_ACCESS_LOGDIRTY)) {
-        r = logdirty_start(hv, domid);
+        r = logdirty_start(hv, domid, takeover);
         if (r < 0) {
             if (!first_err)
                 first_err = r;

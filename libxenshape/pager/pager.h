@@ -74,6 +74,7 @@ typedef struct xenshape__dom {
     unsigned obs_modes;              /* XENSHAPE__HV_ACCESS_* on */
     uint64_t obs_next_ns;            /* next epoch */
     int obs_failed;                  /* epochs failed in a row */
+    bool obs_window;                 /* log-dirty is on (its window) */
     uint64_t *obs_buf;               /* access_read gfns or dirty bitmap */
 
     xenshape_domstats st;

@@ -14,10 +14,16 @@
  *     with EPT only (p2m_mem_access_sanity_check); elsewhere the first
  *     arming fails with EOPNOTSUPP, and the domain falls back to
  *     log-dirty.
- *   log-dirty: every epoch the bitmap of frames written since the last
- *     epoch is read (and cleaned) and each written resident frame is an
- *     access.  It sees writes only, at the cost of one write fault per
- *     frame per epoch (none with Intel PML).
+ *   log-dirty, sampled in time: every LOGDIRTY_PERIOD_MS log-dirty is
+ *     switched on for LOGDIRTY_WINDOW_MS, then the bitmap is read and
+ *     log-dirty switched off again; each resident frame written in the
+ *     window is an access.  It sees writes only.  While it is on, the
+ *     first write to each frame costs the guest a fault (none with Intel
+ *     PML), so the duty cycle bounds the cost: at most one fault per
+ *     distinct frame written in a window, windows a tenth of the time.
+ *     Left on for good it would cost a fault per frame written per read,
+ *     without end; under QEMU's emulation that slowed the lane's guest
+ *     fifty-fold.
  *
  * select/observe.c is the same sampler the trace replay uses for its
  * "--observe xen" mode, so what the replay measures is what runs here.
@@ -36,6 +42,9 @@
 #define READ_BATCH XENSHAPE__OBSERVE_ARM_MAX
 /* Epochs in a row whose arming or reading failed before we give up. */
 #define MAX_FAILED_EPOCHS 8
+/* Log-dirty's duty cycle: on for the window, once a period. */
+#define LOGDIRTY_WINDOW_MS 200u
+#define LOGDIRTY_PERIOD_MS 2000u
 
 void xenshape__track_admit(xenshape__dom *d, uint64_t gfn)
 {
@@ -75,6 +84,7 @@ static void sampler_free(xenshape__dom *d)
     free(d->obs_buf);
     d->obs_buf = NULL;
     d->obs_modes = 0;
+    d->obs_window = false;
     d->st.observe = 0;
     pthread_mutex_unlock(&d->lock);
 }
@@ -144,7 +154,11 @@ static int try_mode(xenshape_ctx *ctx, xenshape__dom *d, unsigned hv_mode)
 {
     int r, rc;
 
-    r = xenshape__hv_access_enable(ctx->hv, d->domid, hv_mode);
+    /* At attach, a log left on can only be a dead pager's (or the
+     * device model's VRAM tracking): the caller must not attach a domain
+     * being saved or migrated.  Later windows never take over. */
+    r = xenshape__hv_access_enable(ctx->hv, d->domid, hv_mode |
+                                   XENSHAPE__HV_ACCESS_TAKEOVER);
     if (r == 0)
         r = -EOPNOTSUPP;
     if (r < 0)
@@ -154,17 +168,21 @@ static int try_mode(xenshape_ctx *ctx, xenshape__dom *d, unsigned hv_mode)
         r = -ENOMEM;
         goto fail;
     }
-    if (hv_mode == XENSHAPE__HV_ACCESS_N2RWX)
+    if (hv_mode == XENSHAPE__HV_ACCESS_N2RWX) {
         r = arm_next(ctx, d);
-    else
-        /* Start the log afresh: what was written before attach says
-         * nothing about this epoch. */
+        d->obs_next_ns = xenshape__now_ns() +
+            XENSHAPE__OBSERVE_EPOCH_MS * 1000000ull;
+    } else {
+        /* The first window is open: start the log afresh, as what was
+         * written before attach says nothing about it. */
         r = xenshape__hv_dirty_read(ctx->hv, d->domid, d->obs_buf,
                                     d->nr_gfns, true);
+        d->obs_window = true;
+        d->obs_next_ns = xenshape__now_ns() +
+            LOGDIRTY_WINDOW_MS * 1000000ull;
+    }
     if (r < 0)
         goto fail;
-    d->obs_next_ns = xenshape__now_ns() +
-        XENSHAPE__OBSERVE_EPOCH_MS * 1000000ull;
     return 0;
  fail:
     sampler_free(d);
@@ -227,11 +245,27 @@ static int tick_n2rwx(xenshape_ctx *ctx, xenshape__dom *d)
     return arm_next(ctx, d);
 }
 
-/* One log-dirty epoch: every resident frame written since the last. */
-static int tick_logdirty(xenshape_ctx *ctx, xenshape__dom *d)
+/*
+ * Log-dirty's duty cycle.  At the end of a window: read what was written
+ * in it, then switch log-dirty off until the next one.  At the start of
+ * one: switch it on (Xen starts the log empty).
+ */
+static int tick_logdirty(xenshape_ctx *ctx, xenshape__dom *d,
+                         uint64_t now_ns)
 {
     int r;
 
+    if (!d->obs_window) {
+        r = xenshape__hv_access_enable(ctx->hv, d->domid,
+                                       XENSHAPE__HV_ACCESS_LOGDIRTY);
+        if (r == 0)
+            r = -EOPNOTSUPP;
+        if (r < 0)
+            return r;
+        d->obs_window = true;
+        d->obs_next_ns = now_ns + LOGDIRTY_WINDOW_MS * 1000000ull;
+        return 0;
+    }
     r = xenshape__hv_dirty_read(ctx->hv, d->domid, d->obs_buf, d->nr_gfns,
                                 true);
     if (r < 0)
@@ -240,6 +274,12 @@ static int tick_logdirty(xenshape_ctx *ctx, xenshape__dom *d)
     d->st.observed += xenshape__observe_dirty(d->obs, d->obs_buf, d->nr_gfns,
                                               d->pol);
     pthread_mutex_unlock(&d->lock);
+    r = xenshape__hv_access_disable(ctx->hv, d->domid);
+    if (r < 0)
+        return r;
+    d->obs_window = false;
+    d->obs_next_ns = now_ns + (LOGDIRTY_PERIOD_MS - LOGDIRTY_WINDOW_MS) *
+        1000000ull;
     return 0;
 }
 
@@ -250,9 +290,14 @@ void xenshape__sample_tick(xenshape_ctx *ctx, xenshape__dom *d,
 
     if (!d->obs_modes || now_ns < d->obs_next_ns)
         return;
-    d->obs_next_ns = now_ns + XENSHAPE__OBSERVE_EPOCH_MS * 1000000ull;
-    r = d->obs_modes == XENSHAPE__HV_ACCESS_N2RWX ? tick_n2rwx(ctx, d) :
-        tick_logdirty(ctx, d);
+    if (d->obs_modes == XENSHAPE__HV_ACCESS_N2RWX) {
+        d->obs_next_ns = now_ns + XENSHAPE__OBSERVE_EPOCH_MS * 1000000ull;
+        r = tick_n2rwx(ctx, d);
+    } else {
+        /* On failure, try again after a whole period. */
+        d->obs_next_ns = now_ns + LOGDIRTY_PERIOD_MS * 1000000ull;
+        r = tick_logdirty(ctx, d, now_ns);
+    }
     if (r >= 0) {
         d->obs_failed = 0;
         return;

@@ -24,7 +24,8 @@
 # Everything goes to build/xen-lane/ (logs in build/xen-lane/logs/);
 # nothing Xen-made is ever committed.  XEN_LANE_PROGS=DIR tests another
 # build's programs (default build/bin); XEN_LANE_VERBOSE=2 runs xenshaped
-# with -vvv (debug messages).  XEN_LANE_ONLY=paging|stock runs one
+# with -vvv (debug messages); XEN_LANE_OBSERVE=MODE runs it with
+# --observe MODE (none: no access observation, and no check of it).  XEN_LANE_ONLY=paging|stock runs one
 # boot only (for development); the summary then counts its scenarios only.
 set -euo pipefail
 
@@ -87,7 +88,7 @@ boot() {
         -accel tcg -cpu max,-rdtscp -smp 2 -m 3072 \
         -display none -monitor none -serial stdio -no-reboot \
         -kernel "$xen" -append "$XEN_ARGS" \
-        -initrd "/boot/vmlinuz-$krel console=hvc0 earlyprintk=xen loglevel=4 xenlane.mode=$name${XEN_LANE_VERBOSE:+ xenlane.verbose=$XEN_LANE_VERBOSE},$WORK/images/dom0.cpio" \
+        -initrd "/boot/vmlinuz-$krel console=hvc0 earlyprintk=xen loglevel=4 xenlane.mode=$name${XEN_LANE_VERBOSE:+ xenlane.verbose=$XEN_LANE_VERBOSE}${XEN_LANE_OBSERVE:+ xenlane.observe=$XEN_LANE_OBSERVE},$WORK/images/dom0.cpio" \
         < /dev/null > "$log" 2>&1 &
     qpid=$!
     QEMU_PID=$qpid

@@ -9,6 +9,11 @@
 #                the guest completes two full verify passes (page-ins
 #                served); with the guest paused, Xen's paged_pages and
 #                tot_pages equal the daemon's store= and ram=.
+#                Access observation (log-dirty here: TCG emulates AMD SVM,
+#                and Xen 4.17 has mem_access on VT-x only) is on and
+#                counts the guest's writes in its sampling windows: some
+#                over the two passes, and nothing at all while the guest
+#                is paused.
 #   2 restart    kill -9 of the daemon with at least a quarter paged out;
 #                a new daemon on the same store and state directory
 #                re-attaches and the guest completes another full pass.
@@ -16,7 +21,9 @@
 #                Xen reports paged_pages 0 and tot_pages as before, and
 #                paging is disabled (lanectl probe: a fresh enable, with
 #                the domain paused, succeeds instead of failing with
-#                EBUSY); the guest completes a pass with no pager at all.
+#                EBUSY), and so is access observation (lanectl observe:
+#                log-dirty and the monitor ring can be enabled afresh);
+#                the guest completes a pass with no pager at all.
 # stock (on Debian's stock hypervisor, which has no paging):
 #   4 unsupported  enable fails with ENOSYS; the daemon says paging is
 #                unsupported, stays up, uses little CPU, does not harm the
@@ -41,6 +48,7 @@ export PATH=/lane/bin:/usr/sbin:/usr/bin:/usr/lib/xen-4.17/bin
 MODE=${1:-paging}
 GUEST=lane-guest
 GUEST_MIB=160
+BUF_MIB=64             # memverify's buffer in the paging guest
 STORE=/dev/ram0
 STATE_DIR=/var/lib/xenshape
 STATUS=/run/xenshaped.status
@@ -49,6 +57,11 @@ CONSOLE_DIR=/var/log/xen/console
 # kernel command line.
 DAEMON_VERBOSE=-v
 case " $(cat /proc/cmdline) " in *' xenlane.verbose=2 '*) DAEMON_VERBOSE=-vvv ;; esac
+# xenshaped's --observe, from xenlane.observe=MODE (default: the daemon's).
+OBSERVE=
+for w in $(cat /proc/cmdline); do
+    case $w in xenlane.observe=*) OBSERVE=${w#xenlane.observe=} ;; esac
+done
 
 DOMID=
 DPID=
@@ -65,7 +78,7 @@ WINDOW_MIN=0
 LAST_PROGRESS=0
 I_TOT=0 I_MAX=0 I_PAGED=0 I_CRASHED=0 I_SHUTDOWN=0 I_REASON=0
 S_RAM='' S_STORE='' S_LOADED=0 S_FAULTS=0 S_EVICTED=0 S_LOST='' S_CORRUPT=''
-S_ERROR=''
+S_ERROR='' S_OBSERVE='' S_OBSERVED=0
 
 uptime_s() {
     local up rest
@@ -132,6 +145,8 @@ status_get() {
             lost=*) S_LOST=${kv#lost=} ;;
             corrupt=*) S_CORRUPT=${kv#corrupt=} ;;
             error=*) S_ERROR=${kv#error=} ;;
+            observe=*) S_OBSERVE=${kv#observe=} ;;
+            observed=*) S_OBSERVED=${kv#observed=} ;;
         esac
     done
 }
@@ -298,6 +313,7 @@ daemon_start() {
     xenshaped --backend xen --store "$STORE" --store-size 512M \
         --state-dir "$STATE_DIR" --target "$DOMID=$2" --status "$STATUS" \
         --status-ms 200 --stop-timeout 120000 --foreground "$DAEMON_VERBOSE" \
+        ${OBSERVE:+--observe "$OBSERVE"} \
         > "$DLOG" 2>&1 &
     DPID=$!
     say "xenshaped #$1 started (pid $DPID, target $DOMID=$2, log $DLOG)"
@@ -359,6 +375,27 @@ at_rest_agree() {
     return 1
 }
 
+# A paused guest writes nothing: once the epoch in flight is read, the
+# daemon's count of observed writes must stand still.
+observe_quiet_when_paused() {
+    local o1 o2
+
+    xl pause "$DOMID"
+    sleep 2.5
+    status_get
+    o1=$S_OBSERVED
+    # More than a period (2 s): at least one whole window falls in here.
+    sleep 4.5
+    status_get
+    o2=$S_OBSERVED
+    xl unpause "$DOMID"
+    if [ "$o1" != "$o2" ]; then
+        FAIL="observed writes grew from $o1 to $o2 while the guest was paused"
+        return 1
+    fi
+    say "observation quiet while paused (observed=$o1)"
+}
+
 dump_log() {
     local tag=$1 file=$2 lines=$3
 
@@ -371,7 +408,7 @@ dump_log() {
 # ---- paging scenarios ----------------------------------------------------
 
 scenario_pageout() {
-    local half p0 t0
+    local half p0 t0 obs0 obs buf_pages
 
     half=$((MAX0 / 2))
     DAEMON_REQUIRED=1
@@ -381,6 +418,8 @@ scenario_pageout() {
         return 1
     say "paged=$I_PAGED of max=$MAX0 after $(( $(uptime_s) - t0 ))s"
     p0=$(guest_pass)
+    status_get
+    obs0=$S_OBSERVED
     # Pass p0+1 may have started before; p0+2 and p0+3 run wholly paged.
     WINDOW_MIN=$I_PAGED
     WATCH_MIN=1
@@ -397,9 +436,28 @@ scenario_pageout() {
         FAIL="no page-in served (faults=$S_FAULTS loaded=$S_LOADED)"
         return 1
     fi
+    # memverify rewrites its whole buffer every pass.  Log-dirty is on a
+    # tenth of the time (200 ms every 2 s): a pass writes most pages
+    # outside the windows, but the windows it spans must show some.
+    buf_pages=$((BUF_MIB * 256))
+    obs=$((S_OBSERVED - obs0))
+    say "observation: mode=$S_OBSERVE, $obs writes seen over the passes" \
+        "(buffer $buf_pages pages, rewritten each pass)"
+    if [ "$OBSERVE" = none ]; then
+        :
+    elif [ "$S_OBSERVE" = none ] || [ -z "$S_OBSERVE" ]; then
+        FAIL="no access observation on the guest"
+        return 1
+    elif [ "$obs" -lt 64 ]; then
+        FAIL="only $obs writes observed over two passes of $buf_pages pages"
+        return 1
+    else
+        observe_quiet_when_paused || return 1
+    fi
     at_rest_agree || return 1
     DETAIL="paged_min=$WINDOW_MIN max=$MAX0 faults=$S_FAULTS"
     DETAIL="$DETAIL loaded=$S_LOADED evicted=$S_EVICTED"
+    DETAIL="$DETAIL observe=$S_OBSERVE observed=$obs"
 }
 
 scenario_restart() {
@@ -445,7 +503,7 @@ scenario_restart() {
 }
 
 scenario_sigterm() {
-    local pt probe t0
+    local pt probe oprobe left t0
 
     status_get && PAGEINS=$((PAGEINS + S_LOADED))
     info
@@ -472,16 +530,30 @@ scenario_sigterm() {
         FAIL="paging not disabled: $probe"
         return 1
     fi
+    oprobe=$(lanectl observe "$DOMID") || true
+    say "after SIGTERM: $oprobe"
+    # monitor=error=E is fine: a hypervisor that cannot give a monitor
+    # ring cannot have one left on.
+    case $oprobe in
+        "observe logdirty=0 monitor=1") left=1 ;;
+        "observe logdirty=0 monitor="*) left=0 ;;
+        *) left=1 ;;
+    esac
+    if [ "$left" = 1 ]; then
+        FAIL="access observation left on: $oprobe"
+        return 1
+    fi
     wait_until 300 "a full verify pass without a pager" \
         pass_at_least $((pt + 2)) || return 1
     DETAIL="drain_s=$(( $(uptime_s) - t0 )) paged=0 tot=$I_TOT"
+    DETAIL="$DETAIL ${oprobe// /_}"
 }
 
 run_paging() {
     local n name ok=1
 
     insmod /lane/modules/brd.ko rd_nr=1 rd_size=$((512 * 1024))
-    if ! guest_create 64; then
+    if ! guest_create "$BUF_MIB"; then
         for n in 1:pageout 2:restart 3:sigterm; do
             result "${n%%:*}" "${n#*:}" fail "no guest: $FAIL"
         done
