@@ -102,6 +102,60 @@ $(TESTBIN)/%: $(OBJ)/tests/%.o $(TEST_COMMON_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN) -pthread -o $@ $^ $(CHECK_LIBS) $(LDLIBS_LIB)
 
+# ---- generated from the xenstore schema ---------------------------------
+# tools/scripts/gen-schema.awk (plain awk: mawk is enough) turns
+# xenstore-schema/xenshape.schema into the key table compiled into
+# libxenshape (schema_table.c and its X-macro header schema_keys.h), the
+# cases of tests/check_schema.c (schema_cases.h), all under $(GEN), and
+# docs/xenstore-paths.md.  That one is committed: `make schema-docs`
+# rewrites it; check_schema (part of `make check`) and
+# `make check-schema-docs` fail while it differs from what the schema says.
+SCHEMA := xenstore-schema/xenshape.schema
+GEN_SCHEMA := tools/scripts/gen-schema.awk
+GEN := $(BUILD)/gen
+GEN_HDRS := $(GEN)/schema_keys.h $(GEN)/schema_cases.h
+GEN_OBJS := $(OBJ)/gen/schema_table.o
+AWK ?= awk
+
+BASE_CFLAGS += -I$(BUILD)
+LIB_OBJS += $(GEN_OBJS)
+$(LIB_A) $(LIB_SO): $(GEN_OBJS)
+
+$(GEN)/schema_keys.h: GEN_MODE := keys
+$(GEN)/schema_table.c: GEN_MODE := table
+$(GEN)/schema_cases.h: GEN_MODE := cases
+$(GEN)/xenstore-paths.md: GEN_MODE := doc
+$(GEN)/schema_keys.h $(GEN)/schema_table.c $(GEN)/schema_cases.h \
+$(GEN)/xenstore-paths.md: $(SCHEMA) $(GEN_SCHEMA)
+	@mkdir -p $(dir $@)
+	$(AWK) -v mode=$(GEN_MODE) -f $(GEN_SCHEMA) $(SCHEMA) > $@.tmp
+	mv $@.tmp $@
+
+$(GEN_OBJS): $(OBJ)/gen/%.o: $(GEN)/%.c $(GEN)/schema_keys.h config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+# Any object may include a generated header: on a clean tree make them
+# first; from then on the .d files say who includes what.
+$(LIB_OBJS) $(TEST_COMMON_OBJS) $(patsubst %.c,$(OBJ)/%.o,$(TEST_SRCS)) \
+$(patsubst %.c,$(OBJ)/%.o,$(wildcard tools/*/*.c)): | $(GEN_HDRS)
+
+# check_schema compares the committed doc with the generated one.
+$(OBJ)/tests/check_schema.o: CFLAGS += \
+	-DXENSHAPE_TEST_SRCDIR='"$(CURDIR)"' \
+	-DXENSHAPE_TEST_GENDIR='"$(abspath $(GEN))"'
+$(TESTBIN)/check_schema: | $(GEN)/xenstore-paths.md
+
+.PHONY: schema-docs check-schema-docs
+schema-docs: $(GEN)/xenstore-paths.md
+	cp $< docs/xenstore-paths.md
+
+check-schema-docs: $(GEN)/xenstore-paths.md
+	@cmp -s $< docs/xenstore-paths.md || { echo "docs/xenstore-paths.md" \
+	    "differs from $(SCHEMA): run make schema-docs" >&2; exit 1; }
+
+# ---- end of the generated block -----------------------------------------
+
 .PHONY: all lib progs tests check check-xen demo bench-datapath bench-policy \
 	clean distclean
 all: lib progs tests
@@ -135,6 +189,65 @@ clean:
 distclean: clean
 	rm -rf config.mk config.h config.log config.status configure \
 	    autom4te.cache config.h.in config.h.in~ aclocal.m4
+
+# ---- sanitizers, valgrind and fuzzing ------------------------------------
+# check-asan: everything built with ASan and UBSan (nothing recovers) into
+# build/asan, then the default suite on it: the check binaries, and the
+# e2e scripts with the ASan-built daemon and simulated host.  A report
+# from any process, even one the scripts do not wait for, fails it.
+# check-valgrind: the check binaries built plainly (-O1 -g) into build/vg,
+# each run under memcheck in one process (CK_FORK=no), so that a leak is
+# attributed to the test that made it.  fuzz: every tests/fuzz/fuzz_*.c
+# built with clang's libFuzzer (and ASan and UBSan) into build/fuzz, each
+# run for FUZZ_SECONDS; a tests/fuzz/seed_<name>.c, if there is one,
+# writes generated seeds into tests/fuzz/<name>/ first.  The extra tools
+# each needs are installed by setup-deps.sh only when it runs.
+# These build directories remember the flags they were built with, so
+# that other flags rebuild them rather than mix objects.
+ASAN_BUILD := build/asan
+VG_BUILD := build/vg
+FUZZ_BUILD := build/fuzz
+ASAN_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+SEED_SRCS := $(wildcard tests/fuzz/seed_*.c)
+
+.PHONY: check-asan check-valgrind fuzz fuzz-targets FORCE
+check-asan:
+	$(MAKE) BUILD=$(ASAN_BUILD) SAN="$(ASAN_SAN)" OPT="-O1 -g" all
+	tests/run-asan.sh $(ASAN_BUILD)
+
+check-valgrind:
+	tools/scripts/setup-deps.sh valgrind
+	$(MAKE) BUILD=$(VG_BUILD) OPT="-O1 -g" tests
+	tests/run-valgrind.sh $(VG_BUILD)/tests
+
+fuzz:
+	tools/scripts/setup-deps.sh clang libclang-rt-14-dev
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang CONFIG_WERROR=n OPT="-O1 -g" \
+	    SAN="$(ASAN_SAN) -fsanitize=fuzzer-no-link" fuzz-targets
+	tests/fuzz/run-fuzz.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS)
+
+# Only meaningful inside the fuzz build (SAN with fuzzer-no-link).
+fuzz-targets: $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS) \
+	$(SEED_SRCS))
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(LIB_A) $(LDLIBS_LIB)
+$(BUILD)/fuzz/seed_%: tests/fuzz/seed_%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDLIBS_LIB)
+
+ifneq ($(filter $(ASAN_BUILD) $(VG_BUILD) $(FUZZ_BUILD),$(BUILD)),)
+FLAGS_STAMP := $(BUILD)/flags.stamp
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CC) $(CFLAGS_ALL)' | cmp -s - $@ || \
+	    echo '$(CC) $(CFLAGS_ALL)' > $@
+$(LIB_OBJS) $(TEST_COMMON_OBJS) $(patsubst %.c,$(OBJ)/%.o,$(TEST_SRCS)) \
+$(patsubst %.c,$(OBJ)/%.o,$(wildcard tools/*/*.c)): $(FLAGS_STAMP)
+endif
+# ---- end of the sanitizers, valgrind and fuzzing block -------------------
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 
