@@ -140,7 +140,7 @@ START_TEST(n2rwx_samples_reach_selection)
     struct cond c;
     xenshape_domstats st;
     unsigned modes;
-    uint64_t armed;
+    uint64_t armed, usage, usage2;
 
     open_ctx(XENSHAPE_OBSERVE_N2RWX | XENSHAPE_OBSERVE_LOGDIRTY);
     /* A hot quarter that fits in the target: armed hot frames stay
@@ -160,7 +160,16 @@ START_TEST(n2rwx_samples_reach_selection)
     ck_assert_uint_le(armed, frames / 64);
 
     ck_assert_int_eq(xenshape_domain_set_target(ctx, domid, frames / 2), 0);
+    ck_assert_int_eq(xenshape_domain_usage(ctx, domid, &usage), 0);
     ck_assert(tu_run_until(ctx, observed_at_least, &c, 60000));
+    /* The working set since: the samples and the faults, each frame
+     * once, so never more than the domain has. */
+    ck_assert_int_eq(xenshape_domain_stats(ctx, domid, &st), 0);
+    ck_assert_int_eq(xenshape_domain_usage(ctx, domid, &usage), 0);
+    ck_assert_uint_gt(usage, 0);
+    ck_assert_uint_le(usage, frames);
+    ck_assert_int_eq(xenshape_domain_usage(ctx, domid, &usage2), 0);
+    ck_assert_uint_lt(usage2, usage);
     detach_and_check(domid, frames);
 }
 END_TEST
@@ -236,6 +245,7 @@ START_TEST(bad_modes_are_refused)
     ck_assert_int_eq(xenshape_ctx_new(&ctx, tu_logger()), 0);
     ck_assert_int_eq(xenshape_ctx_set_observe(ctx, 0x4), XENSHAPE_EINVAL);
     ck_assert_int_eq(xenshape_ctx_set_observe(NULL, 0), XENSHAPE_EINVAL);
+    ck_assert_int_eq(xenshape_domain_usage(ctx, 1, NULL), XENSHAPE_EINVAL);
 }
 END_TEST
 

@@ -207,6 +207,17 @@ typedef struct xenshape_domstats {
 int xenshape_domain_stats(xenshape_ctx *ctx, uint32_t domid,
                           xenshape_domstats *st_r);
 
+/*
+ * The domain's working set as the pager sees it: the number of distinct
+ * frames referenced since the previous call (or the attach), counting
+ * the frames it faulted in and the resident frames seen in use by access
+ * observation (xenshape_ctx_set_observe).  Starts a new count.  A lower
+ * bound: references to resident frames are only sampled, which a domain
+ * shrunk below its real working set makes up for in faults.
+ */
+int xenshape_domain_usage(xenshape_ctx *ctx, uint32_t domid,
+                          uint64_t *frames_r);
+
 /* Load up to max frames of the domain now, without waiting for faults.
  * *done_r: how many were loaded (may be NULL). */
 int xenshape_domain_prefetch(xenshape_ctx *ctx, uint32_t domid,

@@ -100,6 +100,7 @@ static void dom_free(xenshape_ctx *ctx, xenshape__dom *d)
     free(d->gfn_rec);
     free(d->gfn_flags);
     free(d->pagein_buf);
+    free(d->ref_bm);
     free(d);
 }
 
@@ -149,7 +150,9 @@ static int dom_new(xenshape__dom **d_r, const xenshape__hv_dominfo *info)
     d->gfn_rec = xenshape__calloc(d->nr_gfns, sizeof(*d->gfn_rec));
     d->gfn_flags = xenshape__calloc(d->nr_gfns, 1);
     d->pagein_buf = xenshape__alloc_aligned(XENSHAPE__PAGE_SIZE);
-    if (!d->gfn_rec || !d->gfn_flags || !d->pagein_buf) {
+    d->ref_bm = xenshape__calloc((d->nr_gfns + 63) / 64,
+                                 sizeof(*d->ref_bm));
+    if (!d->gfn_rec || !d->gfn_flags || !d->pagein_buf || !d->ref_bm) {
         rc = XENSHAPE_ENOMEM;
         goto out;
     }
@@ -174,6 +177,7 @@ static int dom_new(xenshape__dom **d_r, const xenshape__hv_dominfo *info)
         free(d->gfn_rec);
         free(d->gfn_flags);
         free(d->pagein_buf);
+        free(d->ref_bm);
         xenshape__policy_free(d->pol);
         free(d);
     }
@@ -282,6 +286,7 @@ static int load_held(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
     if (r == 0)
         d->st.loaded++;
     xenshape__track_admit(d, gfn);
+    xenshape__mark_ref(d, gfn);
     release_locked(ctx, d, gfn, rec);
     pthread_mutex_unlock(&d->lock);
     return 0;
@@ -800,6 +805,32 @@ static void adopt_orphans(xenshape_ctx *ctx, xenshape__dom *d, bool fresh)
 }
 
 /*
+ * Undo adopt_orphans() for an attach that fails after it: the records go
+ * back to the orphans, for the next attach.  Freeing them, as dom_free()
+ * would, loses frames that are still paged out: their slots are reused
+ * and their records zeroed by the next put.  There is room: they came
+ * from the orphans.
+ */
+static void return_orphans(xenshape_ctx *ctx, xenshape__dom *d)
+{
+    uint64_t g;
+
+    for (g = 0; d->held && g < d->nr_gfns; g++) {
+        xenshape__orphan *o;
+
+        if (!d->gfn_rec[g])
+            continue;
+        o = &ctx->orphans[ctx->nr_orphans++];
+        o->domid = d->domid;
+        o->dom_tag = d->dom_tag;
+        o->gfn = g;
+        o->rec = d->gfn_rec[g];
+        d->gfn_rec[g] = 0;
+        d->held--;
+    }
+}
+
+/*
  * Bring back a frame we nominated but could not evict: copy it to RAM,
  * evict it, load the copy.  Nominated frames are otherwise restored only
  * by a guest touch, and disabling paging with one left would crash the
@@ -978,6 +1009,8 @@ int xenshape_domain_attach(xenshape_ctx *ctx, uint32_t domid)
     d = NULL;
     rc = 0;
  out:
+    if (d && d->gfn_rec)
+        return_orphans(ctx, d);
     dom_free(ctx, d);
     free(list);
     return rc;
@@ -1305,6 +1338,24 @@ static int prefetch_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
  out:
     *done_r = done;
     return rc;
+}
+
+int xenshape_domain_usage(xenshape_ctx *ctx, uint32_t domid,
+                          uint64_t *frames_r)
+{
+    xenshape__dom *d;
+
+    if (!ctx || !ctx->opened || !frames_r)
+        return XENSHAPE_EINVAL;
+    d = xenshape__pager_find(ctx, domid);
+    if (!d)
+        return XENSHAPE_ESRCH;
+    pthread_mutex_lock(&d->lock);
+    *frames_r = d->ref_count;
+    memset(d->ref_bm, 0, (d->nr_gfns + 63) / 64 * sizeof(*d->ref_bm));
+    d->ref_count = 0;
+    pthread_mutex_unlock(&d->lock);
+    return 0;
 }
 
 int xenshape_domain_prefetch(xenshape_ctx *ctx, uint32_t domid,

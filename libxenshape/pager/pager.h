@@ -77,6 +77,11 @@ typedef struct xenshape__dom {
     bool obs_window;                 /* log-dirty is on (its window) */
     uint64_t *obs_buf;               /* access_read gfns or dirty bitmap */
 
+    /* Frames referenced since the last xenshape_domain_usage(): one bit
+     * per gfn, and how many are set. */
+    uint64_t *ref_bm;
+    uint64_t ref_count;
+
     xenshape_domstats st;
     void *pagein_buf;                /* ring thread's 4 KiB buffer */
 } xenshape__dom;
@@ -126,6 +131,17 @@ uint32_t xenshape__dom_tag(const uint8_t handle[16]);
  * directly (benchmarks).  0, -ENOENT (not held), or as load. */
 int xenshape__pager_load_gfn(xenshape_ctx *ctx, uint32_t domid, uint64_t gfn,
                              void *buf);
+
+/* Count gfn in the domain's working set.  Caller holds d->lock. */
+static inline void xenshape__mark_ref(xenshape__dom *d, uint64_t gfn)
+{
+    uint64_t bit = UINT64_C(1) << (gfn % 64);
+
+    if (gfn < d->nr_gfns && !(d->ref_bm[gfn / 64] & bit)) {
+        d->ref_bm[gfn / 64] |= bit;
+        d->ref_count++;
+    }
+}
 
 /*
  * sample.c: observation of resident-frame use, on top of the faults.

@@ -237,12 +237,27 @@ static int tick_n2rwx(xenshape_ctx *ctx, xenshape__dom *d)
 
             if (xenshape__observe_seen(d->obs, g) && !d->gfn_rec[g]) {
                 xenshape__policy_access(d->pol, g);
+                xenshape__mark_ref(d, g);
                 d->st.observed++;
             }
         }
         pthread_mutex_unlock(&d->lock);
     } while (n == READ_BATCH);
     return arm_next(ctx, d);
+}
+
+/* The resident frames written in the window join the working set.
+ * Caller holds d->lock.  O(nr_gfns / 64 + frames written). */
+static void mark_dirty(xenshape__dom *d)
+{
+    uint64_t wi, w, g;
+
+    for (wi = 0; wi < (d->nr_gfns + 63) / 64; wi++)
+        for (w = d->obs_buf[wi]; w; w &= w - 1) {
+            g = (wi << 6) | (uint64_t)__builtin_ctzll(w);
+            if (g < d->nr_gfns && xenshape__observe_resident(d->obs, g))
+                xenshape__mark_ref(d, g);
+        }
 }
 
 /*
@@ -273,6 +288,7 @@ static int tick_logdirty(xenshape_ctx *ctx, xenshape__dom *d,
     pthread_mutex_lock(&d->lock);
     d->st.observed += xenshape__observe_dirty(d->obs, d->obs_buf, d->nr_gfns,
                                               d->pol);
+    mark_dirty(d);
     pthread_mutex_unlock(&d->lock);
     r = xenshape__hv_access_disable(ctx->hv, d->domid);
     if (r < 0)
