@@ -430,16 +430,15 @@ START_TEST(t_zero_dedup)
     check_get(st, r3[1], c);
     xenshape__store_close(st);
 
-    /* Dedup against slots rebuilt by recovery.  The freed records of a
-     * are still on disk and offered; the engine frees them, as the
-     * hypervisor has those frames in RAM. */
+    /* Dedup against slots rebuilt by recovery.  The records of a freed
+     * above went, zeroed, with the next put's index write: only the
+     * live ones are offered. */
     st = open_store(path, 0, 0);
     ck_assert_int_eq(xenshape__store_recover(st, collect, &l), 0);
-    ck_assert_uint_eq(l.n, 8);
-    ck_assert_uint_eq(stats(st).slots_used, 4);
-    xenshape__store_free(st, find_seen(&l, 1, 11)->rec);
-    xenshape__store_free(st, find_seen(&l, 1, 12)->rec);
-    xenshape__store_free(st, find_seen(&l, 2, 10)->rec);
+    ck_assert_uint_eq(l.n, 5);
+    ck_assert_ptr_null(find_seen(&l, 1, 11));
+    ck_assert_ptr_null(find_seen(&l, 1, 12));
+    ck_assert_ptr_null(find_seen(&l, 2, 10));
     s = stats(st);
     ck_assert_uint_eq(s.slots_used, 3);
     ck_assert_uint_eq(s.records_used, 5);
@@ -537,7 +536,7 @@ START_TEST(t_recover)
     put_ok(st, pg, 64, recs);
     put_ok(st, pg + 64, 87, recs + 64);
     for (i = 10; i < 20; i++)
-        xenshape__store_free(st, recs[i]);       /* stale on disk */
+        xenshape__store_free(st, recs[i]);       /* zeroed by the next put */
     xenshape__store_free(st, recs[5]);
     fill_page(n5, 5000);
     xenshape__store_page p5 = { 1, 100, 5, n5 };
@@ -546,11 +545,15 @@ START_TEST(t_recover)
 
     st = open_store(path, 0, 0);
     s = stats(st);
-    ck_assert_uint_eq(s.records_used, 151);     /* all held until recover */
+    ck_assert_uint_eq(s.records_used, 141);     /* all held until recover */
     ck_assert_int_eq(xenshape__store_recover(st, collect, &l), 0);
-    ck_assert_uint_eq(l.n, 151);
+    ck_assert_uint_eq(l.n, 141);
     for (i = 0; i <= 100; i++) {
         e = find_seen(&l, 1, i);
+        if (i >= 10 && i < 20) {
+            ck_assert_ptr_null(e);
+            continue;
+        }
         ck_assert_ptr_nonnull(e);
         ck_assert_uint_eq(e->dom_tag, 100);
         check_get(st, e->rec, i == 5 ? n5 : i == 100 ? z : d + i * PAGE);
@@ -562,8 +565,8 @@ START_TEST(t_recover)
     }
     /* Domain 2's records were not kept. */
     s = stats(st);
-    ck_assert_uint_eq(s.records_used, 101);
-    ck_assert_uint_eq(s.slots_used, 100);
+    ck_assert_uint_eq(s.records_used, 91);
+    ck_assert_uint_eq(s.slots_used, 90);
     e = find_seen(&l, 2, 0);
     ck_assert_int_eq(xenshape__store_get(st, e->rec, z), XENSHAPE_EINVAL);
     /* A second recover has nothing left to say. */
@@ -595,7 +598,8 @@ END_TEST
 
 /* The newest record wins by sequence number, not by position: with one
  * index block the allocator wraps, and the newer record of gfn 1 lands
- * before the older one. */
+ * before the older one, which the store was never asked to free.  Open
+ * zeroes the loser on disk. */
 START_TEST(t_supersede_wrap)
 {
     char path[512];
@@ -605,7 +609,10 @@ START_TEST(t_supersede_wrap)
     xenshape__store_rec recs[63], x1, x2;
     struct seen_list l = { 0 };
     const struct seen *e;
+    uint64_t off1;
+    uint8_t rec[64];
     unsigned i;
+    int fd;
 
     for (i = 0; i < 63; i++) {
         fill_page(d + i * PAGE, 300 + i);
@@ -623,10 +630,10 @@ START_TEST(t_supersede_wrap)
                      XENSHAPE_ENOSPC);
     for (i = 0; i < 63; i++)
         xenshape__store_free(st, recs[i]);
-    xenshape__store_free(st, x1);
     px.data = c2;
     put_ok(st, &px, 1, &x2);
     ck_assert_uint_lt(x2, x1);
+    ck_assert_int_eq(xenshape__store_rec_offset(st, x1, &off1), 0);
     xenshape__store_close(st);
 
     st = open_store(path, 0, 0);
@@ -634,14 +641,18 @@ START_TEST(t_supersede_wrap)
     e = find_seen(&l, 1, 1);
     ck_assert_ptr_nonnull(e);
     check_get(st, e->rec, c2);
-    /* gfn 1000's record was overwritten by the new one; the other stale
-     * records are still offered, with their data. */
-    ck_assert_ptr_null(find_seen(&l, 1, 1000));
-    ck_assert_uint_eq(l.n, 63);
-    e = find_seen(&l, 1, 1062);
-    ck_assert_ptr_nonnull(e);
-    check_get(st, e->rec, d + 62 * PAGE);
+    /* The freed records went with the put's index write, zeroed. */
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_ptr_null(find_seen(&l, 1, 1062));
     xenshape__store_close(st);
+    /* The loser is gone from the disk too: it can never come back. */
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, rec, sizeof(rec), (off_t)off1),
+                     (ssize_t)sizeof(rec));
+    close(fd);
+    for (i = 0; i < sizeof(rec); i++)
+        ck_assert_uint_eq(rec[i], 0);
     free(l.v);
     free(d);
     free(c1);
@@ -771,15 +782,15 @@ START_TEST(t_corrupt_record)
     flip_byte(path, off_z + 63);                /* Z's checksum */
     st = open_store(path, 0, 0);
     ck_assert_int_eq(xenshape__store_recover(st, collect, &l), 0);
-    ck_assert_uint_eq(l.n, 2);
-    e = find_seen(&l, 4, 7);
-    ck_assert_ptr_nonnull(e);
-    check_get(st, e->rec, d);                   /* Y1, the older one */
+    ck_assert_uint_eq(l.n, 1);
+    /* Not Y1, the older one: it is out of date, and was zeroed on disk
+     * when Y2 was stored.  Gfn 7 has no valid copy, and says so. */
+    ck_assert_ptr_null(find_seen(&l, 4, 7));
     ck_assert_ptr_null(find_seen(&l, 4, 8));
     e = find_seen(&l, 4, 9);
     ck_assert_ptr_nonnull(e);
     check_get(st, e->rec, d + 2 * PAGE);
-    ck_assert_uint_eq(stats(st).records_used, 2);
+    ck_assert_uint_eq(stats(st).records_used, 1);
     xenshape__store_close(st);
     free(l.v);
     free(d);
@@ -1348,7 +1359,9 @@ static void cr_page(void *buf, uint32_t gfn, uint32_t gen)
 }
 
 struct cr_msg {
-    char op;                    /* 'P' stored, 'F' about to free */
+    uint32_t op;                /* 'P' stored, 'F' about to free; not a
+                                 * char: no padding goes down the pipe
+                                 * uninitialised (memcheck) */
     uint32_t gfn, gen;
 };
 

@@ -12,7 +12,9 @@
  *     so they are mostly contiguous) and fill the records in the mirror;
  *  3. write the new data, slot runs as single writev()s, then fdatasync;
  *  4. write the index blocks holding the batch's records, whole, from
- *     the mirror, then fdatasync.
+ *     the mirror, then fdatasync; with them go the blocks holding
+ *     records freed since they were last written, zeroed (see
+ *     write_index()).
  * Steps 3 and 4 are one io_uring submission each, the fdatasync drained
  * behind the writes.  Data is durable before any record that names it,
  * so a record found valid after a crash always has its data; a crash
@@ -93,6 +95,10 @@ static uint64_t slot_off(const xenshape__store *st, uint32_t slot)
 
 /* ---- open, close ---------------------------------------------------- */
 
+struct put_page;
+static int write_index(xenshape__store *st, const struct put_page *pp,
+                       unsigned n);
+
 void xenshape__store_close(xenshape__store *st)
 {
     if (!st)
@@ -166,6 +172,19 @@ int xenshape__store_open(xenshape__store **st_r,
         XSLOG(lg, ERROR, -r, "store %s: cannot set up io_uring", p->path);
         rc = r == -ENOMEM ? XENSHAPE_ENOMEM : XENSHAPE_EIO;
         goto out;
+    }
+    /* Superseded records scan found go now, not at the first put: the
+     * daemon may never store anything before it stops again. */
+    if (st->nr_dirty) {
+        r = write_index(st, NULL, 0);
+        if (r < 0) {
+            /* Frames stored are still all there to read; storing more
+             * on a device that fails writes is what must stop. */
+            XSLOG(lg, ERROR, -r, "store %s: cannot clear superseded "
+                  "records; no pages will be stored", p->path);
+            count(&st->io_errors, 1);
+            __atomic_store_n(&st->failed, true, __ATOMIC_RELEASE);
+        }
     }
 
     *st_r = st;
@@ -438,43 +457,114 @@ static int write_data(xenshape__store *st, struct put_scratch *s,
     return r;
 }
 
-/* Step 4: every index block holding a record of the batch, whole, from
- * the mirror, adjacent blocks in one write, and an fdatasync. */
-static int write_index(xenshape__store *st, struct put_scratch *s,
+/* Run ops on the writer's ring: 0 or the first error (-errno). */
+static int run_writes(xenshape__store *st, xenshape__store_op *ops,
+                      unsigned n)
+{
+    unsigned i;
+    int r = xenshape__store_ring_run(st, &st->wring, ops, n);
+
+    for (i = 0; i < n && r >= 0; i++)
+        r = ops[i].res;
+    return r;
+}
+
+/*
+ * Step 4: every index block holding a record of the batch, whole, from
+ * the mirror, adjacent blocks in one write, and an fdatasync.
+ *
+ * With them go the dirty blocks: those holding a record freed (or found
+ * superseded at open) since the block was last written, with the free
+ * records in them zeroed.  Zeroed here, by the writer, under the lock,
+ * rather than by free: no other thread changes the mirror, so no block
+ * changes while it is on its way to the disk (which a file system that
+ * checksums O_DIRECT writes would take for corruption).  A frame's
+ * record is freed when the frame comes back to RAM,
+ * before the frame can be stored again, so by the time a frame's new
+ * record is durable, its old one is durably gone.  Left valid on disk,
+ * the old record would be what recovery falls back on should the new
+ * one ever be damaged: a copy that checks out against its own record
+ * and is not what the guest had.  n is 0 when open writes the
+ * superseded records it found.  Waves of INDEX_WAVE writes keep the
+ * op array on the stack, however many blocks are dirty.
+ */
+#define INDEX_WAVE 64u
+
+static int write_index(xenshape__store *st, const struct put_page *pp,
                        unsigned n)
 {
-    unsigned i, nb = 0, nops = 0;
-    uint64_t blk, prev = UINT64_MAX;
+    xenshape__store_op ops[INDEX_WAVE + 1];
+    uint64_t *snap = st->dirty_snap, blk;
+    size_t words = ((size_t)st->nr_blocks + 63) / 64, w;
+    unsigned i, nops = 0;
     int r;
 
-    for (i = 0; i < n; i++)
-        s->sorted[i] = s->pp[i].rec / XENSHAPE__STORE_RECS_PER_BLOCK;
-    qsort(s->sorted, n, sizeof(*s->sorted), cmp_u64);
-    for (i = 0; i < n; i++) {
-        xenshape__store_op *op = nops ? &s->ops[nops - 1] : NULL;
+    /* Blocks freed into after this point go with the next put. */
+    pthread_mutex_lock(&st->lock);
+    for (w = 0; w < words; w++) {
+        uint64_t bits = st->dirty[w];
 
-        blk = s->sorted[i];
-        if (blk == prev)
-            continue;
-        if (op && blk == prev + 1 && op->len < MAX_RUN * XENSHAPE__STORE_BLOCK) {
-            op->len += XENSHAPE__STORE_BLOCK;
-        } else {
-            s->ops[nops++] = (xenshape__store_op){
+        snap[w] = bits;
+        st->dirty[w] = 0;
+        for (; bits; bits &= bits - 1) {
+            uint32_t idx = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits)) *
+                XENSHAPE__STORE_RECS_PER_BLOCK, end;
+
+            end = idx + XENSHAPE__STORE_RECS_PER_BLOCK;
+            for (; idx < end && idx < st->nr_records; idx++)
+                if (!xenshape__store_rec_in_use(st, idx))
+                    memset(&st->mirror[idx], 0, sizeof(st->mirror[idx]));
+        }
+    }
+    st->nr_dirty = 0;
+    pthread_mutex_unlock(&st->lock);
+    for (i = 0; i < n; i++) {
+        blk = pp[i].rec / XENSHAPE__STORE_RECS_PER_BLOCK;
+        snap[blk / 64] |= UINT64_C(1) << (blk % 64);
+    }
+    for (w = 0; w < words; w++) {
+        while (snap[w]) {
+            xenshape__store_op *op = nops ? &ops[nops - 1] : NULL;
+            uint64_t off;
+
+            blk = w * 64 + (uint64_t)__builtin_ctzll(snap[w]);
+            snap[w] &= snap[w] - 1;
+            off = st->index_off + blk * XENSHAPE__STORE_BLOCK;
+            if (op && op->off + op->len == off &&
+                op->len < MAX_RUN * XENSHAPE__STORE_BLOCK) {
+                op->len += XENSHAPE__STORE_BLOCK;
+                continue;
+            }
+            if (nops == INDEX_WAVE) {
+                r = run_writes(st, ops, nops);
+                if (r < 0)
+                    goto out;
+                nops = 0;
+            }
+            ops[nops++] = (xenshape__store_op){
                 .kind = XENSHAPE__STORE_OP_WRITE,
                 .buf = (char *)st->mirror + blk * XENSHAPE__STORE_BLOCK,
                 .len = XENSHAPE__STORE_BLOCK,
-                .off = st->index_off + blk * XENSHAPE__STORE_BLOCK,
+                .off = off,
             };
         }
-        prev = blk;
-        nb++;
     }
-    s->ops[nops++] = (xenshape__store_op){
+    ops[nops++] = (xenshape__store_op){
         .kind = XENSHAPE__STORE_OP_FSYNC, .drain = true,
     };
-    r = xenshape__store_ring_run(st, &st->wring, s->ops, nops);
-    for (i = 0; i < nops && r >= 0; i++)
-        r = s->ops[i].res;
+    r = run_writes(st, ops, nops);
+ out:
+    /* Whatever was not written stays dirty (the store is failed then,
+     * but a later put must not find the map half cleared). */
+    if (r < 0) {
+        pthread_mutex_lock(&st->lock);
+        for (w = 0; w < words; w++) {
+            st->dirty[w] |= snap[w];
+            st->nr_dirty += (uint32_t)__builtin_popcountll(snap[w]);
+            snap[w] = 0;
+        }
+        pthread_mutex_unlock(&st->lock);
+    }
     return r;
 }
 
@@ -556,7 +646,7 @@ int xenshape__store_put(xenshape__store *st,
 
     r = write_data(st, &s, n);
     if (r >= 0)
-        r = write_index(st, &s, n);
+        r = write_index(st, s.pp, n);
     if (r < 0)
         goto fail_io;
 
@@ -596,16 +686,20 @@ out:
 
 /* ---- get ------------------------------------------------------------ */
 
-/* Verify a page read into buf against its record.  On a mismatch the
- * buffer is scrubbed, so a caller ignoring the error still cannot use
- * the bad bytes as a guest's data. */
-static int verify(xenshape__store *st, uint32_t idx, void *buf)
+/* Verify a page read into buf against rd, the caller's copy of record
+ * idx.  On a mismatch the buffer is scrubbed, so a caller ignoring the
+ * error still cannot use the bad bytes as a guest's data.  A record
+ * freed while it was read (the race load_held() in pager.c allows) may
+ * have had its slot reused, or been zeroed by a put, meanwhile: that is
+ * no damage, only a handle no longer live. */
+static int verify(xenshape__store *st, uint32_t idx,
+                  const struct xenshape__store_drec *rd, void *buf)
 {
-    const struct xenshape__store_drec *rd = &st->mirror[idx];
-
     if (XXH3_64bits(buf, XENSHAPE_PAGE_SIZE) == rd->hash)
         return 0;
     memset(buf, 0, XENSHAPE_PAGE_SIZE);
+    if (!xenshape__store_rec_in_use(st, idx))
+        return XENSHAPE_EINVAL;
     count(&st->checksum_failures, 1);
     XSLOG(st->lg, ERROR, -1, "store %s: checksum mismatch in slot %u "
           "(domain %u gfn %#llx)", st->path, rd->slot, rd->domid,
@@ -616,7 +710,7 @@ static int verify(xenshape__store *st, uint32_t idx, void *buf)
 int xenshape__store_get(xenshape__store *st, xenshape__store_rec rec,
                         void *buf)
 {
-    const struct xenshape__store_drec *rd;
+    struct xenshape__store_drec rd;
     void *tmp = NULL, *dst;
     uint32_t idx, rec_slot;
     int rc, r;
@@ -625,13 +719,18 @@ int xenshape__store_get(xenshape__store *st, xenshape__store_rec rec,
         rc = XENSHAPE_EINVAL;
         goto out;
     }
-    rd = &st->mirror[idx];
-    if (rd->flags & XENSHAPE__STORE_REC_ZERO) {
+    /* One copy: a put may zero the record if a free races with us. */
+    rd = st->mirror[idx];
+    if (rd.flags & XENSHAPE__STORE_REC_ZERO) {
         memset(buf, 0, XENSHAPE_PAGE_SIZE);
         rc = 0;
         goto out;
     }
-    rec_slot = rd->slot;
+    rec_slot = rd.slot;
+    if (rec_slot >= st->nr_slots) {
+        rc = XENSHAPE_EINVAL;
+        goto out;
+    }
     dst = buf;
     if (!is_aligned(st, buf)) {
         tmp = xenshape__alloc_aligned(XENSHAPE_PAGE_SIZE);
@@ -651,7 +750,7 @@ int xenshape__store_get(xenshape__store *st, xenshape__store_rec rec,
         goto out;
     }
     count(&st->reads, 1);
-    rc = verify(st, idx, dst);
+    rc = verify(st, idx, &rd, dst);
     if (tmp)
         memcpy(buf, tmp, XENSHAPE_PAGE_SIZE);
 
@@ -665,7 +764,12 @@ int xenshape__store_get_batch(xenshape__store *st,
                               void *const *bufs, int *rcs)
 {
     xenshape__store_op *ops = NULL;
-    uint32_t *which = NULL;
+    /* Per read: the page it is for, and a copy of its record (see
+     * verify() for why a copy). */
+    struct batch_read {
+        uint32_t page;
+        struct xenshape__store_drec rd;
+    } *which = NULL;
     void *bounce = NULL;
     unsigned i, k, nops = 0, nbounce = 0;
     int rc;
@@ -692,17 +796,21 @@ int xenshape__store_get_batch(xenshape__store *st,
     }
 
     for (i = 0, k = 0; i < n; i++) {
-        const struct xenshape__store_drec *rd;
+        struct xenshape__store_drec rd;
         uint32_t idx;
 
         if (!bufs[i] || !rec_index(st, recs[i], &idx)) {
             rcs[i] = XENSHAPE_EINVAL;
             continue;
         }
-        rd = &st->mirror[idx];
+        rd = st->mirror[idx];
         rcs[i] = 0;
-        if (rd->flags & XENSHAPE__STORE_REC_ZERO) {
+        if (rd.flags & XENSHAPE__STORE_REC_ZERO) {
             memset(bufs[i], 0, XENSHAPE_PAGE_SIZE);
+            continue;
+        }
+        if (rd.slot >= st->nr_slots) {
+            rcs[i] = XENSHAPE_EINVAL;
             continue;
         }
         ops[nops] = (xenshape__store_op){
@@ -710,9 +818,10 @@ int xenshape__store_get_batch(xenshape__store *st,
             .buf = is_aligned(st, bufs[i]) ? bufs[i]
                 : (char *)bounce + (size_t)k++ * XENSHAPE_PAGE_SIZE,
             .len = XENSHAPE_PAGE_SIZE,
-            .off = slot_off(st, rd->slot),
+            .off = slot_off(st, rd.slot),
         };
-        which[nops++] = i;
+        which[nops].page = i;
+        which[nops++].rd = rd;
     }
 
     pthread_mutex_lock(&st->rlock);
@@ -720,7 +829,7 @@ int xenshape__store_get_batch(xenshape__store *st,
     pthread_mutex_unlock(&st->rlock);
 
     for (k = 0; k < nops; k++) {
-        i = which[k];
+        i = which[k].page;
         if (ops[k].res < 0) {
             count(&st->io_errors, 1);
             XSLOG(st->lg, ERROR, -ops[k].res, "store %s: read at %#llx "
@@ -729,7 +838,7 @@ int xenshape__store_get_batch(xenshape__store *st,
             continue;
         }
         count(&st->reads, 1);
-        rcs[i] = verify(st, recs[i] - 1, ops[k].buf);
+        rcs[i] = verify(st, recs[i] - 1, &which[k].rd, ops[k].buf);
         if (ops[k].buf != bufs[i])
             memcpy(bufs[i], ops[k].buf, XENSHAPE_PAGE_SIZE);
     }

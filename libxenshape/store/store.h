@@ -20,10 +20,12 @@
  *  - an I/O error on a write latches the store as failed for writes (no
  *    more evictions), never loses a frame already stored, and is counted.
  *
- *  - free is in memory only: a freed record stays on disk until its
- *    index slot is reused, and its data slot may be rewritten as soon as
- *    free returns.  Free a record only once the frame is back in the
- *    guest (or dropped), never while a get of it is running.
+ *  - free takes effect on disk at the next put: a freed record stays
+ *    valid on disk until then, and goes, zeroed, with that put's index
+ *    write; so once a frame's new record is durable, no older record of
+ *    the frame is left to fall back on should the new one be damaged.
+ *    Its data slot may be rewritten as soon as free returns.  Free a
+ *    record only once the frame is back in the guest (or dropped).
  *
  * All syscalls go through the override table in store_io.c, with one
  * fault-injection site per call site ("store.read", "store.write",
@@ -117,8 +119,11 @@ int xenshape__store_get_batch(xenshape__store *st,
                               const xenshape__store_rec *recs, unsigned n,
                               void *const *bufs, int *rcs);
 
-/* Forget a record (its frame is back in RAM or was dropped).  In memory
- * only: a stale record on disk is harmless, see recover. */
+/* Forget a record (its frame is back in RAM or was dropped).  On disk
+ * it goes with the next put (see above); until then it is stale, which
+ * is harmless, see recover.  A get of it racing with free returns
+ * XENSHAPE_EINVAL (or XENSHAPE_ECORRUPT if its slot was reused), never
+ * another frame's data. */
 void xenshape__store_free(xenshape__store *st, xenshape__store_rec rec);
 
 /* What a record says (valid handles only). */
@@ -127,8 +132,8 @@ int xenshape__store_rec_info(xenshape__store *st, xenshape__store_rec rec,
 
 /* After open: call fn once for the newest record (highest sequence
  * number) of every (domid, gfn) among the records whose own checksum is
- * right; older ones for the same (domid, gfn) are superseded and never
- * reported.  fn gets the dom_tag the record was stored with, and returns
+ * right; older ones for the same (domid, gfn) are superseded, never
+ * reported, and zeroed on disk before open returns.  fn gets the dom_tag the record was stored with, and returns
  * true to keep the record, false to free it.  The newest record of a
  * frame that is back in RAM may be stale (its slot reused since): the
  * engine decides with the hypervisor which frames are still paged out.

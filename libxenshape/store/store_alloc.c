@@ -52,8 +52,15 @@ int xenshape__store_alloc_init(xenshape__store *st)
     while (nb < st->nr_slots)
         nb <<= 1;
     st->buckets = xenshape__malloc(nb * sizeof(*st->buckets));
-    if (!st->rec_map || !st->slot_map || !st->slots || !st->buckets)
+    st->nr_blocks = (uint32_t)(st->index_bytes / XENSHAPE__STORE_BLOCK);
+    st->dirty = xenshape__calloc(map_words(st->nr_blocks) + 1,
+                                 sizeof(*st->dirty));
+    st->dirty_snap = xenshape__calloc(map_words(st->nr_blocks) + 1,
+                                      sizeof(*st->dirty_snap));
+    if (!st->rec_map || !st->slot_map || !st->slots || !st->buckets ||
+        !st->dirty || !st->dirty_snap)
         return XENSHAPE_ENOMEM;
+    st->nr_dirty = 0;
     memset(st->buckets, 0xff, nb * sizeof(*st->buckets));
     st->bucket_mask = (uint32_t)(nb - 1);
     for (s = 0; s < st->nr_slots; s++)
@@ -70,6 +77,9 @@ void xenshape__store_alloc_dispose(xenshape__store *st)
     free(st->slots);
     free(st->buckets);
     free(st->pending);
+    free(st->dirty);
+    free(st->dirty_snap);
+    st->dirty = st->dirty_snap = NULL;
     st->rec_map = st->slot_map = NULL;
     st->slots = NULL;
     st->buckets = NULL;
@@ -217,6 +227,16 @@ void xenshape__store_slot_unref(xenshape__store *st, uint32_t slot)
     st->slots_used--;
 }
 
+void xenshape__store_rec_invalidate(xenshape__store *st, uint32_t idx)
+{
+    uint32_t blk = idx / XENSHAPE__STORE_RECS_PER_BLOCK;
+
+    if (!((st->dirty[blk / 64] >> (blk % 64)) & 1)) {
+        st->dirty[blk / 64] |= UINT64_C(1) << (blk % 64);
+        st->nr_dirty++;
+    }
+}
+
 void xenshape__store_rec_release(xenshape__store *st, uint32_t idx)
 {
     const struct xenshape__store_drec *rd = &st->mirror[idx];
@@ -227,6 +247,7 @@ void xenshape__store_rec_release(xenshape__store *st, uint32_t idx)
     st->records_used--;
     if (!(rd->flags & XENSHAPE__STORE_REC_ZERO) && rd->slot < st->nr_slots)
         xenshape__store_slot_unref(st, rd->slot);
+    xenshape__store_rec_invalidate(st, idx);
 }
 
 uint32_t xenshape__store_dedup_find(xenshape__store *st, uint64_t hash)

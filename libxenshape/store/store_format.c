@@ -501,7 +501,9 @@ static uint64_t key_hash(uint32_t domid, uint64_t gfn)
  * checksum competes for its (domid, gfn); the one with the highest
  * sequence number wins and is marked in use (with a reference on its
  * slot) until recover() lets the engine keep or free it.  Losers are
- * free at once.  The next sequence number is above every valid record,
+ * free at once, and invalidated: open writes them zeroed before it
+ * returns, so that a winner damaged later can never hand its frame to
+ * an older copy.  The next sequence number is above every valid record,
  * winners or not, so that what is written from now on is newer than
  * anything already on disk.
  */
@@ -579,6 +581,10 @@ int xenshape__store_scan(xenshape__store *st)
         rc = XENSHAPE_ENOMEM;
         goto out;
     }
+    for (i = 0; i < st->nr_records; i++)
+        if ((valid[i / 64] >> (i % 64) & 1) &&
+            !xenshape__store_rec_in_use(st, i))
+            xenshape__store_rec_invalidate(st, i);
     st->nr_pending = 0;
     for (i = 0; i < st->nr_records; i++)
         if (xenshape__store_rec_in_use(st, i))

@@ -197,6 +197,12 @@ struct xenshape__store {
     uint32_t records_used, slots_used;
     uint32_t *pending;          /* recovered records not yet reported */
     uint32_t nr_pending;
+    /* Index blocks holding a record freed, or superseded, since the
+     * block was last written (1 bit per block, nr_blocks of them): the
+     * next put zeroes the free records in them and writes them with its
+     * own.  See write_index() in store.c.  dirty_snap is the writer's. */
+    uint64_t *dirty, *dirty_snap;
+    uint32_t nr_blocks, nr_dirty;
 
     /* Writer side: put() runs in one thread at a time. */
     xenshape__store_ring wring;
@@ -249,8 +255,14 @@ int xenshape__store_alloc_init(xenshape__store *st);
 void xenshape__store_alloc_dispose(xenshape__store *st);
 bool xenshape__store_rec_in_use(xenshape__store *st, uint32_t idx);
 void xenshape__store_rec_mark(xenshape__store *st, uint32_t idx);
-/* Release a record and its reference on its slot. */
+/* Release a record and its reference on its slot, and invalidate it. */
 void xenshape__store_rec_release(xenshape__store *st, uint32_t idx);
+/* Mark the index block of a record the store no longer holds for the
+ * next put to write, with the record zeroed: it must not outlive, valid
+ * on disk, a newer record of the same frame.  The writer zeroes it then
+ * (write_index() in store.c), so that no block changes while it is
+ * being written. */
+void xenshape__store_rec_invalidate(xenshape__store *st, uint32_t idx);
 /* Take n free records (or slots), in address order from the cursor, so
  * that a batch lands in as few index blocks (data runs) as possible.
  * Returns false, taking nothing, when fewer than n are free. */
