@@ -37,6 +37,9 @@ void *xenshape__realloc(void *p, size_t n);
 /* Page-aligned allocation, released with free(). */
 void *xenshape__alloc_aligned(size_t n);
 char *xenshape__strdup(const char *s);
+/* For the OOM test: the return address in the caller of the last
+ * allocation an injected "alloc" fault failed, or NULL. */
+const void *xenshape__alloc_fail_site(void);
 
 /*
  * Fault injection.  Sites are listed once here; the public
@@ -72,7 +75,19 @@ char *xenshape__strdup(const char *s);
     X(STORE_FSYNC,      "store.fsync")                                     \
     X(STORE_URING_INIT, "store.uring_init")                                \
     X(STORE_URING_SUBMIT, "store.uring_submit")                            \
-    X(STATE_WRITE,      "state.write")
+    X(STATE_WRITE,      "state.write")                                     \
+    X(KV_OPEN,          "kv.open")                                         \
+    X(KV_TXN_START,     "kv.txn_start")                                    \
+    X(KV_TXN_END,       "kv.txn_end")                                      \
+    X(KV_READ,          "kv.read")                                         \
+    X(KV_WRITE,         "kv.write")                                        \
+    X(KV_RM,            "kv.rm")                                           \
+    X(KV_DIRECTORY,     "kv.directory")                                    \
+    X(KV_SET_PERMS,     "kv.set_perms")                                    \
+    X(KV_GET_PERMS,     "kv.get_perms")                                    \
+    X(KV_WATCH,         "kv.watch")                                        \
+    X(KV_UNWATCH,       "kv.unwatch")                                      \
+    X(KV_READ_WATCH,    "kv.read_watch")
 
 enum xenshape__fault_site {
 #define XENSHAPE__FAULT_ENUM(id, name) XENSHAPE__FAULT_##id,
