@@ -2,10 +2,15 @@
 # setup-deps.sh - install what xenshape needs to build, test and run its
 # demo on Debian 12, and nothing when it is all there already.  Called by
 # the Makefile before configure; safe to run by hand (as root).
+#
+# Packages named as arguments are wanted as well, for the targets that
+# need more than the default build: `make check-valgrind` passes valgrind,
+# `make fuzz` clang and its libFuzzer runtime.  Without arguments the list
+# is the default one alone.
 set -euo pipefail
 
 pkgs=(build-essential pkg-config autoconf automake libxen-dev
-      libxxhash-dev liburing-dev check procps)
+      libxxhash-dev liburing-dev check procps "$@")
 
 missing=()
 for p in "${pkgs[@]}"; do
