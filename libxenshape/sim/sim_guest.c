@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #include "private.h"
 #include "hv/hv.h"
@@ -383,14 +384,91 @@ static int slow_path(struct xenshape__sim_dom *d, unsigned vc, uint64_t gfn,
     }
 }
 
+/* ---- access latency ------------------------------------------------------ */
+
+unsigned xenshape__sim_lat_bucket(uint64_t ns)
+{
+    unsigned e, b;
+
+    if (ns < XENSHAPE__SIM_LAT_SUB)
+        return (unsigned)ns;
+    e = 63u - (unsigned)__builtin_clzll(ns);     /* >= SUB_BITS */
+    b = (e - XENSHAPE__SIM_LAT_SUB_BITS + 1) * XENSHAPE__SIM_LAT_SUB +
+        (unsigned)((ns >> (e - XENSHAPE__SIM_LAT_SUB_BITS)) &
+                   (XENSHAPE__SIM_LAT_SUB - 1));
+    return b < XENSHAPE__SIM_LAT_BUCKETS ? b : XENSHAPE__SIM_LAT_BUCKETS - 1;
+}
+
+uint64_t xenshape__sim_lat_low(unsigned bucket)
+{
+    unsigned e, sub;
+
+    if (bucket < XENSHAPE__SIM_LAT_SUB)
+        return bucket;
+    e = bucket / XENSHAPE__SIM_LAT_SUB + XENSHAPE__SIM_LAT_SUB_BITS - 1;
+    sub = bucket % XENSHAPE__SIM_LAT_SUB;
+    return (uint64_t)(XENSHAPE__SIM_LAT_SUB + sub) <<
+        (e - XENSHAPE__SIM_LAT_SUB_BITS);
+}
+
+uint64_t xenshape__sim_lat_quantile(const uint64_t *hist, unsigned n,
+                                    double q)
+{
+    uint64_t total = 0, seen = 0, lo, hi;
+    double rank;
+    unsigned i;
+
+    for (i = 0; i < n; i++)
+        total += hist[i];
+    if (!total)
+        return 0;
+    rank = q * (double)total;
+    for (i = 0; i < n; i++) {
+        if (!hist[i] || (double)(seen + hist[i]) < rank) {
+            seen += hist[i];
+            continue;
+        }
+        /* Spread the bucket's samples evenly over its width. */
+        lo = xenshape__sim_lat_low(i);
+        hi = i + 1 < XENSHAPE__SIM_LAT_BUCKETS ?
+            xenshape__sim_lat_low(i + 1) : lo + 1;
+        return lo + (uint64_t)((double)(hi - lo) *
+                               ((rank - (double)seen) / (double)hist[i]));
+    }
+    return xenshape__sim_lat_low(n - 1);
+}
+
+void xenshape__sim_lat_snapshot(const struct xenshape__sim_ctl *ctl,
+                                uint64_t *hist)
+{
+    unsigned i;
+
+    for (i = 0; i < XENSHAPE__SIM_LAT_BUCKETS; i++)
+        hist[i] = atomic_load_explicit(&ctl->lat.b[i], memory_order_relaxed);
+}
+
+static uint64_t lat_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Per thread, so vCPUs never share a cache line for it. */
+static _Thread_local unsigned lat_tick;
+
 int xenshape__sim_guest_access(struct xenshape__sim_dom *d, unsigned vc,
                                uint64_t gfn, bool write)
 {
     _Atomic uint32_t *p = &d->v.p2m[gfn];
     uint32_t take = XENSHAPE__SIM_P2M_ACC_ONE |
         (write ? XENSHAPE__SIM_P2M_WRITER : 0);
+    uint64_t t0 = 0;
     int r;
 
+    if (++lat_tick % XENSHAPE__SIM_LAT_SAMPLE == 0)
+        t0 = lat_now();
     run_enter(d, vc);
     for (;;) {
         uint32_t w;
@@ -415,6 +493,10 @@ int xenshape__sim_guest_access(struct xenshape__sim_dom *d, unsigned vc,
             break;
     }
     run_leave(d, vc);
+    if (t0 && !r)
+        atomic_fetch_add_explicit(
+            &d->v.ctl->lat.b[xenshape__sim_lat_bucket(lat_now() - t0)], 1,
+            memory_order_relaxed);
     return r;
 }
 

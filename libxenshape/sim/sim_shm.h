@@ -218,6 +218,25 @@ struct xenshape__sim_ctl_stats {
     _Atomic uint64_t faults;
 };
 
+/*
+ * Latency of guest accesses, for the benchmarks (p50/p99 of one domain,
+ * docs/bench-shaping.md).  1 access in XENSHAPE__SIM_LAT_SAMPLE per vCPU
+ * is timed with CLOCK_MONOTONIC from entry to completion, blocking
+ * included, so the cost stays far below that of the access itself.
+ * Buckets are log-linear: each power of two of nanoseconds is cut into
+ * 2^XENSHAPE__SIM_LAT_SUB_BITS equal parts, a relative resolution of
+ * 1/16, which interpolation inside a bucket refines for quantiles.
+ * Counters only grow: a reader takes two snapshots and subtracts.
+ */
+#define XENSHAPE__SIM_LAT_SAMPLE   16u
+#define XENSHAPE__SIM_LAT_SUB_BITS 4u
+#define XENSHAPE__SIM_LAT_SUB      (1u << XENSHAPE__SIM_LAT_SUB_BITS)
+#define XENSHAPE__SIM_LAT_BUCKETS  (44u * XENSHAPE__SIM_LAT_SUB)
+
+struct xenshape__sim_lat {
+    _Atomic uint64_t b[XENSHAPE__SIM_LAT_BUCKETS];
+};
+
 struct xenshape__sim_ctl {
     uint64_t magic;
     uint32_t version;
@@ -246,6 +265,7 @@ struct xenshape__sim_ctl {
     uint32_t aq_head, aq_count;
     struct xenshape__sim_intent intent;
     struct xenshape__sim_ctl_stats st;
+    struct xenshape__sim_lat lat;   /* guest access latency (sim_guest.c) */
     struct xenshape__sim_vcpu_shm vcpu[XENSHAPE__SIM_MAX_VCPUS];
     uint64_t aq[XENSHAPE__SIM_AQ_SIZE];
 
@@ -330,6 +350,17 @@ unsigned xenshape__sim_running(struct xenshape__sim_view *v);
 /* Test seam: _exit(0) when the named point (xenshape__sim_set_crash_point)
  * is reached in this process. */
 void xenshape__sim_crash_point(const char *name);
+
+/* Latency histogram (sim_guest.c).  The bucket of a value in ns, the
+ * lowest value a bucket holds, and the quantile q (0..1) of a snapshot
+ * of n buckets (0 when it is empty), interpolated inside its bucket. */
+unsigned xenshape__sim_lat_bucket(uint64_t ns);
+uint64_t xenshape__sim_lat_low(unsigned bucket);
+uint64_t xenshape__sim_lat_quantile(const uint64_t *hist, unsigned n,
+                                    double q);
+/* Copy a domain's histogram (relaxed loads: a consistent enough view). */
+void xenshape__sim_lat_snapshot(const struct xenshape__sim_ctl *ctl,
+                                uint64_t *hist);
 
 /* ---- sim_sock.c, client side -------------------------------------------- */
 

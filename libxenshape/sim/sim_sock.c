@@ -470,8 +470,9 @@ static void handle(struct xenshape__sim_conn *c, char **argv, int argc,
         else
             snprintf(reply, len, "OK");
     } else if (!strcasecmp(cmd, "SHUTDOWN")) {
+        /* Requested by conn_main() once this reply is sent: the host's
+         * owner tears down every connection as soon as it sees it. */
         snprintf(reply, len, "OK");
-        xenshape__sim_host_request_shutdown(h);
     } else {
         snprintf(reply, len, "ERR EINVAL unknown request '%s'", cmd);
     }
@@ -513,6 +514,8 @@ static void *conn_main(void *arg)
         send_msg(c->fd, reply, fds, nfds);
         for (i = 0; i < nfds; i++)
             close(fds[i]);
+        if (argc && !strcasecmp(argv[0], "SHUTDOWN"))
+            xenshape__sim_host_request_shutdown(c->h);
     }
     free(req);
     free(reply);
