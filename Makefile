@@ -52,7 +52,7 @@ endif
 # ---- libxenshape -------------------------------------------------------
 LIB_SRCS := $(wildcard libxenshape/*.c libxenshape/*/*.c)
 ifneq ($(CONFIG_XEN),y)
-LIB_SRCS := $(filter-out libxenshape/hv/hv_xen.c,$(LIB_SRCS))
+LIB_SRCS := $(filter-out libxenshape/hv/hv_xen.c libxenshape/kv/kv_xen.c,$(LIB_SRCS))
 endif
 LIB_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRCS))
 LIB_A := $(LIBDIR)/libxenshape.a
@@ -190,6 +190,41 @@ distclean: clean
 	rm -rf config.mk config.h config.log config.status configure \
 	    autom4te.cache config.h.in config.h.in~ aclocal.m4
 
+# ---- install --------------------------------------------------------------
+# `make install` (DESTDIR for a staging root, PREFIX from configure's
+# --prefix): the library (shared with its SONAME links, static, header,
+# pkg-config file), the daemon in sbin, the tools in bin, and the Dom0
+# init files: the systemd unit, the sysv init script and
+# /etc/default/xenshaped (kept if it exists: it is the operator's).
+INSTALL ?= install
+SYSTEMD_UNIT_DIR ?= /lib/systemd/system
+INSTALL_TOOLS := $(filter-out xenshaped bench,$(TOOL_DIRS))
+
+.PHONY: install
+install: all
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/sbin \
+	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) \
+	    $(DESTDIR)/etc/init.d $(DESTDIR)/etc/default
+	$(INSTALL) -m 644 $(LIB_SO) $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libxenshape.so.$(LIB_VERSION) \
+	    $(DESTDIR)$(PREFIX)/lib/libxenshape.so.$(SONAME_MAJOR)
+	ln -sf libxenshape.so.$(SONAME_MAJOR) $(DESTDIR)$(PREFIX)/lib/libxenshape.so
+	$(INSTALL) -m 644 libxenshape/include/xenshape.h $(DESTDIR)$(PREFIX)/include/
+	$(INSTALL) -m 644 $(LIB_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(INSTALL) -m 755 $(BIN)/xenshaped $(DESTDIR)$(PREFIX)/sbin/
+	$(INSTALL) -m 755 $(addprefix $(BIN)/,$(INSTALL_TOOLS)) \
+	    $(DESTDIR)$(PREFIX)/bin/
+	sed 's|/usr/sbin/xenshaped|$(PREFIX)/sbin/xenshaped|' \
+	    tools/init/xenshaped.service > \
+	    $(DESTDIR)$(SYSTEMD_UNIT_DIR)/xenshaped.service
+	chmod 644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/xenshaped.service
+	sed 's|^DAEMON=/usr/sbin/xenshaped|DAEMON=$(PREFIX)/sbin/xenshaped|' \
+	    tools/init/xenshaped.init > $(DESTDIR)/etc/init.d/xenshaped
+	chmod 755 $(DESTDIR)/etc/init.d/xenshaped
+	[ -e $(DESTDIR)/etc/default/xenshaped ] || $(INSTALL) -m 644 \
+	    tools/init/xenshaped.default $(DESTDIR)/etc/default/xenshaped
+
 # ---- sanitizers, valgrind and fuzzing ------------------------------------
 # check-asan: everything built with ASan and UBSan (nothing recovers) into
 # build/asan, then the default suite on it: the check binaries, and the
@@ -239,11 +274,13 @@ $(BUILD)/fuzz/seed_%: tests/fuzz/seed_%.c $(LIB_A)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDLIBS_LIB)
 
 ifneq ($(filter $(ASAN_BUILD) $(VG_BUILD) $(FUZZ_BUILD),$(BUILD)),)
+# BASE_CFLAGS, not CFLAGS_ALL: a prerequisite inherits the target-specific
+# CFLAGS of whichever object asks for it first.
 FLAGS_STAMP := $(BUILD)/flags.stamp
 $(FLAGS_STAMP): FORCE
 	@mkdir -p $(dir $@)
-	@echo '$(CC) $(CFLAGS_ALL)' | cmp -s - $@ || \
-	    echo '$(CC) $(CFLAGS_ALL)' > $@
+	@echo '$(CC) $(BASE_CFLAGS)' | cmp -s - $@ || \
+	    echo '$(CC) $(BASE_CFLAGS)' > $@
 $(LIB_OBJS) $(TEST_COMMON_OBJS) $(patsubst %.c,$(OBJ)/%.o,$(TEST_SRCS)) \
 $(patsubst %.c,$(OBJ)/%.o,$(wildcard tools/*/*.c)): $(FLAGS_STAMP)
 endif
