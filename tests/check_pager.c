@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -255,6 +256,47 @@ START_TEST(reattach_after_pager_loss)
 }
 END_TEST
 
+/* An attach that fails after taking over the records a dead pager left
+ * gives them back: frames stored meanwhile for another guest reuse no
+ * slot of theirs, and the next attach finds every one. */
+START_TEST(failed_reattach_keeps_frames)
+{
+    uint64_t frames = MIB_FRAMES(4);
+    uint32_t domid = new_dom(frames, 1, "idle");
+    uint32_t other = new_dom(frames, 1, "idle");
+    struct cond c = { domid, 0 }, co = { other, 0 };
+    xenshape_domstats st;
+    char path[300];
+
+    ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
+    ck_assert_int_eq(xenshape_domain_set_target(ctx, domid, 0), 0);
+    ck_assert(tu_run_until(ctx, ram_at_most, &c, 60000));
+    xenshape_ctx_free(ctx);
+    ctx = tu_ctx_sim(host, dir, 0);
+
+    /* A directory where the eviction intent goes: attach fails late. */
+    snprintf(path, sizeof(path), "%s/state/domain-%u.intent", dir, domid);
+    unlink(path);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    ck_assert_int_eq(xenshape_domain_attach(ctx, domid), XENSHAPE_EIO);
+    ck_assert_int_eq(rmdir(path), 0);
+
+    ck_assert_int_eq(xenshape_domain_attach(ctx, other), 0);
+    ck_assert_int_eq(xenshape_domain_set_target(ctx, other, 0), 0);
+    ck_assert(tu_run_until(ctx, ram_at_most, &co, 60000));
+
+    ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
+    ck_assert_int_eq(xenshape_domain_stats(ctx, domid, &st), 0);
+    ck_assert_uint_eq(st.lost, 0);
+    ck_assert_int_eq(st.error, 0);
+    ck_assert_uint_eq(st.held_pages, frames);
+    ck_assert_int_eq(xenshape_domain_detach(ctx, domid, 30000), 0);
+    ck_assert_int_eq(xenshape_domain_detach(ctx, other, 30000), 0);
+    assert_all_good(domid, frames);
+    assert_all_good(other, frames);
+}
+END_TEST
+
 /* A frame whose stored copy is damaged never reaches the guest. */
 START_TEST(corrupt_copy_is_never_loaded)
 {
@@ -465,6 +507,7 @@ static Suite *pager_suite(void)
     tcase_add_test(tc, prefetch_brings_frames_without_faults);
     tcase_add_test(tc, four_guests_half_out_repeatedly);
     tcase_add_test(tc, reattach_after_pager_loss);
+    tcase_add_test(tc, failed_reattach_keeps_frames);
     tcase_add_test(tc, corrupt_copy_is_never_loaded);
     tcase_add_loop_test(tc, injected_failures, 0,
                         XENSHAPE__ARRAY_SIZE(faults));

@@ -218,6 +218,14 @@ int xenshape_domain_stats(xenshape_ctx *ctx, uint32_t domid,
 int xenshape_domain_usage(xenshape_ctx *ctx, uint32_t domid,
                           uint64_t *frames_r);
 
+/*
+ * Pause (pause true) or unpause the domain, as `xl pause` does: a
+ * toolstack pause, counted, so every pause needs its own unpause.  The
+ * shaping policy hibernates soakers this way.  Works on domains not
+ * attached too.
+ */
+int xenshape_domain_pause(xenshape_ctx *ctx, uint32_t domid, bool pause);
+
 /* Load up to max frames of the domain now, without waiting for faults.
  * *done_r: how many were loaded (may be NULL). */
 int xenshape_domain_prefetch(xenshape_ctx *ctx, uint32_t domid,

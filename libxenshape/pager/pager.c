@@ -1031,6 +1031,17 @@ int xenshape_domain_balloon(xenshape_ctx *ctx, uint32_t domid,
     return r < 0 ? xenshape__rc_from_errno(r) : 0;
 }
 
+int xenshape_domain_pause(xenshape_ctx *ctx, uint32_t domid, bool pause)
+{
+    int r;
+
+    if (!ctx || !ctx->opened)
+        return XENSHAPE_EINVAL;
+    r = pause ? xenshape__hv_pause(ctx->hv, domid) :
+        xenshape__hv_unpause(ctx->hv, domid);
+    return r < 0 ? xenshape__rc_from_errno(r) : 0;
+}
+
 int xenshape_domain_set_target(xenshape_ctx *ctx, uint32_t domid,
                                uint64_t target_pages)
 {

@@ -1,9 +1,10 @@
 #!/bin/bash
 # mkimages.sh - build the two initramfs images of the real-Xen lane:
 #
-#   guest.cpio  the PVH guest's: only /init, which is memverify (a static
-#               program, tools/xen-lane/guest/memverify.c), and a console
-#               node.  The guest boots Debian's own kernel with it.
+#   guest.cpio  the PVH guest's: /init, which is memverify (a static
+#               program, tools/xen-lane/guest/memverify.c), /xsprobe (the
+#               guest's xenstore probe, xsprobe.c, run by memverify when
+#               asked) and a console node.  The guest boots Debian's own kernel with it.
 #   dom0.cpio   Dom0's: busybox, bash, Debian's Xen 4.17 user space (xl,
 #               the C xenstored, xenconsoled, xen-init-dom0, the
 #               xenstore-* tools), the project's programs from build/bin
@@ -56,7 +57,8 @@ build_guest() {
     root=$(mktemp -d "$WORK/guest-root.XXXXXX")
     mkdir -p "$root/dev"
     cp "$memverify" "$root/init"
-    chmod 755 "$root/init"
+    cp "$(dirname "$memverify")/xsprobe" "$root/xsprobe"
+    chmod 755 "$root/init" "$root/xsprobe"
     mknod "$root/dev/console" c 5 1
     make_cpio "$root" "$out"
     rm -rf "$root"

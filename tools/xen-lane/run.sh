@@ -48,6 +48,8 @@ build_tools() {
     mkdir -p "$WORK/bin"
     gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static \
         -o "$WORK/bin/memverify" "$LANE_DIR/guest/memverify.c"
+    gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static \
+        -o "$WORK/bin/xsprobe" "$LANE_DIR/guest/xsprobe.c"
     gcc -std=gnu11 -O2 -Wall -Wextra -Werror \
         -o "$WORK/bin/lanectl" "$LANE_DIR/helper/lanectl.c" -lxenctrl
 }
@@ -58,13 +60,13 @@ QEMU_PID=
 # EXIT trap prints one that counts every scenario as failed.
 SUMMARY_DONE=0
 on_exit() {
-    local n=4
+    local n=6
 
     if [ -n "$QEMU_PID" ]; then
         kill "$QEMU_PID" 2> /dev/null || true
     fi
     if [ "$SUMMARY_DONE" = 0 ]; then
-        case ${XEN_LANE_ONLY:-} in paging) n=3 ;; stock) n=1 ;; esac
+        case ${XEN_LANE_ONLY:-} in paging) n=5 ;; stock) n=1 ;; esac
         printf 'xen-lane scenarios=%s passed=0 paged_max=0 pageins=0 mismatches=0\n' "$n"
     fi
 }
@@ -212,7 +214,7 @@ main() {
     lane_log "ready after $((SECONDS - t0))s"
     if [ -z "$only" ] || [ "$only" = paging ]; then
         boot_retry paging "$xen_paging" "$PAGING_TIMEOUT"
-        expected="1 2 3"
+        expected="1 2 3 5 6"
     fi
     if [ -z "$only" ] || [ "$only" = stock ]; then
         boot_retry stock "$WORK/xen-stock" "$STOCK_TIMEOUT"

@@ -35,6 +35,8 @@
 
 #include <xenshape.h>
 
+#include "shaping.h"
+
 #define TICK_MS 100
 #define MAX_TARGETS 256
 #define MAX_SKIPPED 256
@@ -58,6 +60,8 @@ struct daemon {
     uint64_t store_size;
     int stop_timeout_ms, status_ms;
     unsigned observe;                /* XENSHAPE_OBSERVE_* allowed */
+    bool shape;                      /* --shape: targets from xenstore */
+    struct shaper *shaper;
     struct target cmdline[MAX_TARGETS], config_targets[MAX_TARGETS];
     unsigned nr_cmdline, nr_config;
     /* Domains we could not attach: retried only now and then.  Those
@@ -442,10 +446,19 @@ static bool attach(struct daemon *dm, const xenshape_dominfo *di, time_t now)
     return false;
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void tick(struct daemon *dm, bool status)
 {
     xenshape_dominfo *list = NULL;
     unsigned nr = 0, i;
+    bool *paging;
     int rc;
 
     rc = xenshape_domain_list(dm->ctx, &list, &nr);
@@ -455,12 +468,24 @@ static void tick(struct daemon *dm, bool status)
         return;
     }
     prune_skipped(dm, list, nr);
+    paging = calloc(nr ? nr : 1, sizeof(*paging));
+    if (!paging) {
+        dlog(dm, XTL_ERROR, "out of memory");
+        free(list);
+        return;
+    }
     for (i = 0; i < nr; i++) {
         if (list[i].dying || !attach(dm, &list[i], time(NULL)))
             continue;
-        xenshape_domain_set_target(dm->ctx, list[i].domid,
-                                   target_for(dm, &list[i]));
+        paging[i] = true;
+        /* Shaping sets targets itself, once an interval. */
+        if (!dm->shaper)
+            xenshape_domain_set_target(dm->ctx, list[i].domid,
+                                       target_for(dm, &list[i]));
     }
+    if (dm->shaper)
+        shaper_tick(dm->shaper, list, paging, nr, now_ms());
+    free(paging);
     rc = xenshape_run(dm->ctx, TICK_MS * 8 / 10);
     if (rc && rc != XENSHAPE_ENOMEM)
         dlog(dm, XTL_DEBUG, "run: %s", xenshape_strerror(rc));
@@ -495,7 +520,8 @@ static int shutdown_all(struct daemon *dm)
 static int run(struct daemon *dm)
 {
     struct itimerspec its;
-    struct pollfd pfd[3];
+    struct pollfd pfd[4];
+    unsigned npfd = 3;
     sigset_t mask;
     int sfd = -1, tfd = -1, rc = 1, ticks = 0;
 
@@ -519,12 +545,18 @@ static int run(struct daemon *dm)
     pfd[1].fd = xenshape_fd(dm->ctx);
     pfd[2].fd = tfd;
     pfd[0].events = pfd[1].events = pfd[2].events = POLLIN;
+    if (dm->shaper) {
+        pfd[3].fd = shaper_watch_fd(dm->shaper);
+        pfd[3].events = POLLIN;
+        pfd[3].revents = 0;
+        npfd = pfd[3].fd >= 0 ? 4 : 3;
+    }
     dlog(dm, XTL_NOTICE, "running (backend %s, store %s)", dm->backend,
          dm->store);
     tick(dm, true);
 
     for (;;) {
-        if (poll(pfd, 3, -1) < 0) {
+        if (poll(pfd, npfd, -1) < 0) {
             if (errno == EINTR)
                 continue;
             dlog(dm, XTL_CRITICAL, "poll: %s", strerror(errno));
@@ -541,10 +573,17 @@ static int run(struct daemon *dm)
                     dlog(dm, XTL_NOTICE, "signal %u: paging everything "
                          "back in and stopping", si.ssi_signo);
                     rc = shutdown_all(dm);
+                    if (dm->shaper)
+                        shaper_resume_all(dm->shaper);
                     goto out;
                 }
             }
         }
+        /* Paging first, then xenstore, then the interval. */
+        if (pfd[1].revents & POLLIN)
+            xenshape_run(dm->ctx, TICK_MS / 2);
+        if (npfd == 4 && (pfd[3].revents & (POLLIN | POLLHUP | POLLERR)))
+            shaper_watch_events(dm->shaper);
         if (pfd[2].revents & POLLIN) {
             uint64_t exp;
 
@@ -553,8 +592,6 @@ static int run(struct daemon *dm)
             ticks++;
             tick(dm, ticks % (dm->status_ms / TICK_MS ? dm->status_ms /
                               TICK_MS : 1) == 0);
-        } else if (pfd[1].revents & POLLIN) {
-            xenshape_run(dm->ctx, TICK_MS / 2);
         }
     }
  out:
@@ -590,6 +627,9 @@ static void usage(FILE *f)
 "                           not safe across a daemon crash, see\n"
 "                           docs/hv-xen.md), auto (n2rwx, else logdirty)\n"
 "                           or none\n"
+"  -P, --shape              shape RAM by the policy in xenstore\n"
+"                           (docs/shaping.md) instead of --target and\n"
+"                           --config\n"
 "  -F, --foreground         log to stderr too\n"
 "  -v, --verbose            more messages (repeat for debug)\n"
 "  -h, --help               this text\n");
@@ -609,6 +649,7 @@ int main(int argc, char **argv)
         { "status-ms", required_argument, NULL, 'i' },
         { "stop-timeout", required_argument, NULL, 'T' },
         { "observe", required_argument, NULL, 'O' },
+        { "shape", no_argument, NULL, 'P' },
         { "foreground", no_argument, NULL, 'F' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -628,7 +669,7 @@ int main(int argc, char **argv)
     dm.observe = XENSHAPE_OBSERVE_LOGDIRTY;
     dm.status_ms = 1000;
 
-    while ((c = getopt_long(argc, argv, "b:S:s:z:d:c:t:o:i:T:O:Fvh", opts,
+    while ((c = getopt_long(argc, argv, "b:S:s:z:d:c:t:o:i:T:O:PFvh", opts,
                             NULL)) != -1) {
         switch (c) {
         case 'b': dm.backend = optarg; break;
@@ -677,6 +718,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'P': dm.shape = true; break;
         case 'F': dm.use_stderr = true; break;
         case 'v': dm.min_level = dm.min_level > XTL_DEBUG ?
                 dm.min_level - 2 : XTL_DEBUG; break;
@@ -716,7 +758,20 @@ int main(int argc, char **argv)
         xenshape_ctx_free(dm.ctx);
         return 1;
     }
+    if (dm.shape) {
+        /* The simulated host serves its xenstore on its socket. */
+        rc = shaper_open(&dm.shaper, dm.ctx, &dm.lg, dm.backend,
+                         strcmp(dm.backend, "sim") ? NULL : dm.sim_socket ?
+                         dm.sim_socket : "/run/xenshape/simhost.sock");
+        if (rc) {
+            fprintf(stderr, "xenshaped: cannot shape: xenstore: %s\n",
+                    xenshape_strerror(rc));
+            xenshape_ctx_free(dm.ctx);
+            return 1;
+        }
+    }
     rc = run(&dm);
+    shaper_close(dm.shaper);
     xenshape_ctx_free(dm.ctx);
     closelog();
     return rc;

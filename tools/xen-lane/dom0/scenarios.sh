@@ -24,6 +24,17 @@
 #                EBUSY), and so is access observation (lanectl observe:
 #                log-dirty and the monitor ring can be enabled afresh);
 #                the guest completes a pass with no pager at all.
+#   5 shape      xenshaped --shape, policy written by Dom0 with
+#                xenstore-write as cloud control would: the policy in
+#                force and the status keys follow it (priority mirrored,
+#                a pin brings the guest fully in, an invalid value is
+#                refused with its reason and the last valid one stays, a
+#                low threshold pages it out); a second guest, a soaker
+#                whose policy was written by UUID before it existed.
+#   6 tenancy    from inside that second guest (xsprobe.c), xenstored
+#                refuses every write to policy (its own, the host's) and
+#                to status, every read of another domain's status and of
+#                the policy tree; only its own status can be read.
 # stock (on Debian's stock hypervisor, which has no paging):
 #   4 unsupported  enable fails with ENOSYS; the daemon says paging is
 #                unsupported, stays up, uses little CPU, does not harm the
@@ -549,6 +560,198 @@ scenario_sigterm() {
     DETAIL="$DETAIL ${oprobe// /_}"
 }
 
+# ---- shaping and tenancy ---------------------------------------------------
+
+SOAKER=lane-soaker
+SOAKER_UUID=5a4e0000-0000-4000-8000-00000000cafe
+DOMID2=
+
+soaker_log() {
+    printf '%s/guest-%s.log' "$CONSOLE_DIR" "$SOAKER"
+}
+
+# st DOMID KEY: a status key of the domain ("" if absent).
+st() {
+    xenstore-read "/local/domain/$1/xenshape/$2" 2> /dev/null || true
+}
+
+st_is() {
+    [ "$(st "$1" "$2")" = "$3" ]
+}
+
+st_has() {
+    case $(st "$1" "$2") in *"$3"*) return 0 ;; esac
+    return 1
+}
+
+# The second guest: a soaker whose policy cloud control wrote before it
+# was created (by its fixed UUID), probing xenstore from inside first
+# (xsprobe.c) with the first guest as the "other" domain.
+soaker_boot() {
+    local cfg=/run/$SOAKER.cfg rc=0
+
+    {
+        printf 'name = "%s"\nuuid = "%s"\ntype = "pvh"\n' "$SOAKER" \
+            "$SOAKER_UUID"
+        printf 'kernel = "/lane/guest/vmlinuz"\n'
+        printf 'ramdisk = "/lane/guest/initrd.cpio"\n'
+        printf 'extra = "console=hvc0 loglevel=4 MEMVERIFY_MIB=16 '
+        printf 'MEMVERIFY_XSPROBE=1 XSPROBE_OTHER=%s"\n' "$DOMID"
+        printf 'memory = 96\nmaxmem = 96\nvcpus = 1\n'
+        printf 'on_crash = "preserve"\non_reboot = "preserve"\n'
+    } > "$cfg"
+    rm -f "$(soaker_log)"
+    say "creating the soaker guest (96 MiB, uuid $SOAKER_UUID)"
+    timeout 300 xl create "$cfg" > /run/xl-create2.log 2>&1 || rc=$?
+    DOMID2=$(xl domid "$SOAKER" 2> /dev/null) || true
+    if [ -z "$DOMID2" ]; then
+        FAIL="xl create of the soaker failed (rc=$rc):"
+        FAIL="$FAIL $(tail -n3 /run/xl-create2.log | tr '\n' ' ')"
+        return 1
+    fi
+    say "soaker is domain $DOMID2"
+    wait_until 400 "the soaker's xenstore probe and first pass" \
+        grep -aq 'memverify pass=1 ' "$(soaker_log)"
+}
+
+scenario_shape() {
+    local uuid1 e
+
+    uuid1=$(xenstore-read "/local/domain/$DOMID/vm") || {
+        FAIL="no /local/domain/$DOMID/vm"; return 1; }
+    uuid1=${uuid1#/vm/}
+    # Cloud control's part: host policy, and both VMs' policy, with
+    # xenstore-write from Dom0.  The soaker's is written before it
+    # exists, by UUID.
+    xenstore-write /xenshape/host/reserved 64M /xenshape/host/interval-ms 500
+    xenstore-write "/xenshape/vm/$uuid1/priority" 800
+    xenstore-write "/xenshape/vm/$SOAKER_UUID/soaker" 1 \
+        "/xenshape/vm/$SOAKER_UUID/priority" 300 \
+        "/xenshape/vm/$SOAKER_UUID/min-operating" 32M \
+        "/xenshape/vm/$SOAKER_UUID/min-starting" 48M
+    DLOG=/var/log/xenshaped.shape.log
+    rm -f "$STATUS"
+    # shellcheck disable=SC2086
+    xenshaped --backend xen --store "$STORE" --state-dir "$STATE_DIR" \
+        --shape --status "$STATUS" --status-ms 500 --stop-timeout 120000 \
+        --foreground $DAEMON_VERBOSE ${OBSERVE:+--observe "$OBSERVE"} \
+        > "$DLOG" 2>&1 &
+    DPID=$!
+    say "xenshaped --shape started (pid $DPID)"
+    DAEMON_REQUIRED=1
+    wait_until 120 "status of domain $DOMID" st_has "$DOMID" state i ||
+        return 1
+    say "domain $DOMID: state=$(st "$DOMID" state)" \
+        "target=$(st "$DOMID" target-frames)" \
+        "policy/priority=$(st "$DOMID" policy/priority)"
+    if ! st_is "$DOMID" policy/priority 800; then
+        FAIL="policy in force shows priority"
+        FAIL="$FAIL '$(st "$DOMID" policy/priority)', not 800"
+        return 1
+    fi
+
+    soaker_boot || return 1
+    wait_until 120 "the soaker's status" st_has "$DOMID2" state i || return 1
+    if ! st_is "$DOMID2" policy/soaker 1; then
+        FAIL="the soaker's policy in force: soaker='$(st "$DOMID2" \
+            policy/soaker)'"
+        return 1
+    fi
+
+    # A pin: the domain comes fully in and says so.
+    xenstore-write "/xenshape/vm/$uuid1/pin" 1
+    wait_until 120 "domain $DOMID pinned" st_is "$DOMID" state pinned ||
+        return 1
+    wait_until 120 "domain $DOMID fully in" paged_at_most 0 || return 1
+    if [ "$(st "$DOMID" target-frames)" -lt "$I_MAX" ]; then
+        FAIL="pinned but target=$(st "$DOMID" target-frames) < $I_MAX"
+        return 1
+    fi
+    say "pinned: target=$(st "$DOMID" target-frames) paged=$I_PAGED;" \
+        "decision: $(st "$DOMID" decision)"
+
+    # An invalid value is refused with its reason; the last valid one
+    # stays in force.
+    xenstore-write "/xenshape/vm/$uuid1/priority" abc
+    wait_until 60 "the error for priority=abc" \
+        st_has "$DOMID" error priority || return 1
+    e=$(st "$DOMID" error)
+    if ! st_is "$DOMID" policy/priority 800; then
+        FAIL="priority in force became '$(st "$DOMID" policy/priority)'"
+        return 1
+    fi
+    say "invalid priority refused: error=\"$e\""
+    xenstore-write "/xenshape/vm/$uuid1/priority" 800
+    wait_until 60 "the error to clear" st_is "$DOMID" error "" || return 1
+
+    # Unpinned with a low threshold: paged out, step by step.
+    xenstore-write "/xenshape/vm/$uuid1/threshold-high" 30% \
+        "/xenshape/vm/$uuid1/threshold-low" 20%
+    xenstore-rm "/xenshape/vm/$uuid1/pin"
+    wait_until 300 "domain $DOMID paged out by policy" \
+        paged_at_least $((I_MAX / 4)) || return 1
+    say "unpinned: state=$(st "$DOMID" state) paged=$I_PAGED" \
+        "target=$(st "$DOMID" target-frames); decision:" \
+        "$(st "$DOMID" decision)"
+    DETAIL="pinned_then_paged=$I_PAGED error_shown=yes"
+    DETAIL="$DETAIL soaker_state=$(st "$DOMID2" state)"
+}
+
+paged_at_most() {
+    [ "$I_PAGED" -le "$1" ]
+}
+
+# What the soaker's xsprobe saw, against what the permissions promise.
+scenario_tenancy() {
+    local log line want path op got bad=0 n=0
+
+    log=$(soaker_log)
+    if ! grep -aq '^xsprobe done' "$log"; then
+        FAIL="no xsprobe output: $(grep -a xsprobe "$log" | tail -n2 |
+            tr '\n' ' ')"
+        return 1
+    fi
+    while IFS= read -r line; do
+        line=${line%$'\r'}
+        op=$(printf '%s' "$line" | sed -n 's/.* op=\([a-z]*\) .*/\1/p')
+        path=$(printf '%s' "$line" | sed -n 's/.* path=\([^ ]*\) .*/\1/p')
+        got=${line##*result=}
+        case "$op:$path" in
+            "read:/local/domain/$DOMID2/xenshape/state") want=ok ;;
+            *) want=EACCES ;;
+        esac
+        n=$((n + 1))
+        if [ "$got" != "$want" ]; then
+            say "tenancy: $op $path gave $got, want $want"
+            bad=$((bad + 1))
+        fi
+    done < <(grep -a '^xsprobe op=' "$log")
+    say "tenancy: $n probes, $bad unexpected"
+    if [ "$n" -lt 9 ] || [ "$bad" != 0 ]; then
+        FAIL="$bad of $n guest xenstore probes not as the permissions say"
+        return 1
+    fi
+    # And nothing the guest tried changed what is in force.
+    if ! st_is "$DOMID2" policy/priority 300 ||
+        ! st_is "$DOMID2" policy/pin 0; then
+        FAIL="the soaker's policy changed: priority=$(st "$DOMID2" \
+            policy/priority) pin=$(st "$DOMID2" policy/pin)"
+        return 1
+    fi
+    DETAIL="probes=$n refused=$((n - 1)) own_status_read=ok"
+}
+
+scenario_shape_stop() {
+    DAEMON_REQUIRED=0
+    daemon_stop TERM 180
+    info
+    if [ "$DRC" != 0 ] || [ "$I_PAGED" != 0 ]; then
+        FAIL="shaping daemon exit $DRC, left paged=$I_PAGED"
+        return 1
+    fi
+    return 0
+}
+
 run_paging() {
     local n name ok=1
 
@@ -575,6 +778,25 @@ run_paging() {
             ok=0
         fi
     done
+    for n in 5:shape 6:tenancy; do
+        name=${n#*:}
+        FAIL=
+        DETAIL=
+        if [ "$ok" = 0 ]; then
+            result "${n%%:*}" "$name" fail "not run: an earlier one failed"
+            continue
+        fi
+        say "scenario ${n%%:*} ($name)"
+        if "scenario_$name"; then
+            result "${n%%:*}" "$name" pass "$DETAIL"
+        else
+            result "${n%%:*}" "$name" fail "$FAIL"
+            ok=0
+        fi
+    done
+    if [ -n "$DPID" ]; then
+        scenario_shape_stop || { say "stopping: $FAIL"; ok=0; }
+    fi
     printf 'xen-lane-stats mode=paging paged_max=%s pageins=%s mismatches=%s\n' \
         "$PAGED_MAX" "$PAGEINS" "$(guest_mismatches)"
     [ "$ok" = 1 ]

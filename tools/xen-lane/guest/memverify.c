@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,6 +83,26 @@ static void setup_pid1(void)
     mkdir("/proc", 0555);
     if (mount("proc", "/proc", "proc", 0, NULL) && errno != EBUSY)
         perror("memverify: mount proc");
+}
+
+/* MEMVERIFY_XSPROBE=1: first try what a guest may do to xenshape's
+ * xenstore keys (xsprobe.c, /xsprobe in the initramfs). */
+static void run_xsprobe(void)
+{
+    const char *on = getenv("MEMVERIFY_XSPROBE");
+    pid_t pid;
+    int status;
+
+    if (!on || strcmp(on, "1"))
+        return;
+    pid = fork();
+    if (pid == 0) {
+        execl("/xsprobe", "xsprobe", (char *)NULL);
+        printf("xsprobe error=exec:%s\n", strerror(errno));
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, &status, 0);
 }
 
 /* MemTotal and MemAvailable, for the start line: a buffer that does not
@@ -161,6 +182,7 @@ int main(void)
     if (mib == 0 || mib > 65536)
         mib = 64;
     pages = (size_t)mib * 1024 * 1024 / PAGE_BYTES;
+    run_xsprobe();
     meminfo(&total_kb, &avail_kb);
     printf("memverify start mib=%lu pages=%zu memtotal_kb=%lu "
            "memavailable_kb=%lu\n", mib, pages, total_kb, avail_kb);
