@@ -24,7 +24,7 @@
 # Everything goes to build/xen-lane/ (logs in build/xen-lane/logs/);
 # nothing Xen-made is ever committed.  XEN_LANE_PROGS=DIR tests another
 # build's programs (default build/bin); XEN_LANE_VERBOSE=2 runs xenshaped
-# with -vvv (debug messages); XEN_LANE_OBSERVE=MODE runs it with
+# with -vv (debug messages); XEN_LANE_OBSERVE=MODE runs it with
 # --observe MODE (none: no access observation, and no check of it).  XEN_LANE_ONLY=paging|stock runs one
 # boot only (for development); the summary then counts its scenarios only.
 set -euo pipefail

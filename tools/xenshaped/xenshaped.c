@@ -631,7 +631,7 @@ static void usage(FILE *f)
 "                           (docs/shaping.md) instead of --target and\n"
 "                           --config\n"
 "  -F, --foreground         log to stderr too\n"
-"  -v, --verbose            more messages (repeat for debug)\n"
+"  -v, --verbose            information; -vv: debug too\n"
 "  -h, --help               this text\n");
 }
 
@@ -720,8 +720,11 @@ int main(int argc, char **argv)
             break;
         case 'P': dm.shape = true; break;
         case 'F': dm.use_stderr = true; break;
-        case 'v': dm.min_level = dm.min_level > XTL_DEBUG ?
-                dm.min_level - 2 : XTL_DEBUG; break;
+        /* -v: progress and information; -vv: everything, debug
+         * included (xentoollog has three levels in between that
+         * nothing here uses). */
+        case 'v': dm.min_level = dm.min_level > XTL_INFO ? XTL_INFO :
+                XTL_DEBUG; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -64,10 +64,10 @@ STORE=/dev/ram0
 STATE_DIR=/var/lib/xenshape
 STATUS=/run/xenshaped.status
 CONSOLE_DIR=/var/log/xen/console
-# xenshaped's -v (info) or -vvv (debug), from xenlane.verbose=2 on the
+# xenshaped's -v (info) or -vv (debug), from xenlane.verbose=2 on the
 # kernel command line.
 DAEMON_VERBOSE=-v
-case " $(cat /proc/cmdline) " in *' xenlane.verbose=2 '*) DAEMON_VERBOSE=-vvv ;; esac
+case " $(cat /proc/cmdline) " in *' xenlane.verbose=2 '*) DAEMON_VERBOSE=-vv ;; esac
 # xenshaped's --observe, from xenlane.observe=MODE (default: the daemon's).
 OBSERVE=
 for w in $(cat /proc/cmdline); do
