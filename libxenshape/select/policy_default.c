@@ -29,6 +29,11 @@
  *     LIRS by a step weighted by which of them has been winning the recent
  *     disagreements.  This regret against the LRU expert is what keeps the
  *     policy close to LRU where LRU is right, and at LIRS where it is not.
+ *     A step is 1% of RAM but at most STEP_FRAMES frames: in a large RAM
+ *     one disagreement is evidence about a few frames, not about 1% of
+ *     them, and bigger steps let a short recency-friendly phase carry h
+ *     to the LRU end, where the policy is LRU and sees no disagreement
+ *     that would bring it back.
  *   - Sampled observation (XENSHAPE__POLICY_SAMPLED, the engine on real
  *     Xen): hits are mostly unseen, so counting them would favour LRU for
  *     no reason.  Only faults are exact, and h follows ghost hits as in
@@ -44,6 +49,9 @@
  * frame's place in the LIR set and the frame goes instead.  This is
  * W-TinyLFU's admission duel between the window's victim and the main
  * region's, with Q as the window and the LIR set as the main region.
+ * The same counts filter LIRS's own promotions (admit_lir): an HIR frame
+ * re-referenced within S joins a full LIR set only if it has been
+ * referenced at least as often as the bottom LIR frame it pushes out.
  *
  * Data, 16 bytes per frame and nothing else per frame:
  *
@@ -73,6 +81,8 @@
  * 1% of RAM, so a consistent signal moves it end to end in about a hundred
  * events and a noisy one averages out. */
 #define STEP               0.01
+/* ... and with complete observation at most this many frames (below). */
+#define STEP_FRAMES        4.0
 /* Sampled observation: the ghosts are the last GHOST_WINDOW x resident
  * frames evicted. */
 #define GHOST_WINDOW       0.25
@@ -289,6 +299,16 @@ static void balance(dflt *s)
         demote_bottom(s);
 }
 
+/* The step with complete observation: STEP of RAM, but never more than
+ * STEP_FRAMES frames, so that in a large RAM one disagreement moves the
+ * boundary by a few frames, as one ghost hit moves ARC's. */
+static double step_of(const dflt *s)
+{
+    double f = STEP_FRAMES / (double)(s->resident ? s->resident : 1);
+
+    return f < STEP ? f : STEP;
+}
+
 static void nudge(dflt *s, double d)
 {
     s->h += d;
@@ -339,6 +359,21 @@ static bool r_touch(dflt *s, uint32_t x)
 }
 
 /*
+ * TinyLFU's admission filter on LIRS's promotion: an HIR frame whose
+ * inter-reference recency earns it a place in a full LIR set takes it
+ * only if it has been referenced at least as often as the bottom LIR
+ * frame it would push out.  A burst of two close references to a frame
+ * otherwise cold no longer displaces a frame that is used all the time
+ * but not just now.
+ */
+static bool admit_lir(const dflt *s, uint32_t x)
+{
+    if (s->sb == s->hr || s->nlir < lir_target(s))
+        return true;
+    return count_of(s, x) >= count_of(s, s->sb);
+}
+
+/*
  * A reference to x: an observed access to a resident frame, or the fault
  * that has just made it resident (fresh).
  */
@@ -374,7 +409,7 @@ static void reference(dflt *s, uint32_t x, bool fresh, bool learn)
                 s->ea += 1;          /* only LRU would have hit */
             else
                 s->eb += 1;          /* only this policy hit */
-            nudge(s, STEP * (s->ea - s->eb) / (s->ea + s->eb));
+            nudge(s, step_of(s) * (s->ea - s->eb) / (s->ea + s->eb));
         }
     } else if (fresh && ghost) {
         nudge(s, wasl ? -STEP : STEP);
@@ -384,7 +419,8 @@ static void reference(dflt *s, uint32_t x, bool fresh, bool learn)
         balance(s);
         return;
     }
-    if (in_s || (fresh && s->nlir < lir_target(s))) {
+    if ((in_s && admit_lir(s, x)) ||
+        (fresh && s->nlir < lir_target(s))) {
         /* Its inter-reference recency beats the LIR set's worst: it
          * joins, and the worst LIR frame leaves.  While the LIR set is
          * still filling, a new frame joins as LIRS does at start-up. */
@@ -626,8 +662,8 @@ static unsigned dflt_choose(xenshape__policy *p, xenshape__policy_filter *ok,
 const struct xenshape__policy_ops xenshape__policy_default = {
     .name = "default",
     .summary = "LIRS with its queue share adapted against an LRU expert "
-               "(or ghost hits when sampled) and a TinyLFU-style "
-               "frequency duel",
+               "(or ghost hits when sampled) and TinyLFU-style "
+               "frequency filters",
     .meta_bytes_per_frame = sizeof(node),
     .init = dflt_init,
     .free = dflt_free,
