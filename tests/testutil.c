@@ -15,6 +15,9 @@
 #include "pager/pager.h"
 
 static unsigned errors;
+/* WARN and above, by the errno they name (0..ERRNO_SLOTS-1). */
+#define ERRNO_SLOTS 256
+static unsigned reported[ERRNO_SLOTS];
 
 static void tu_vmessage(xentoollog_logger *lg, xentoollog_level level,
                         int errnoval, const char *context,
@@ -24,6 +27,8 @@ static void tu_vmessage(xentoollog_logger *lg, xentoollog_level level,
 
     if (level >= XTL_ERROR)
         __atomic_fetch_add(&errors, 1, __ATOMIC_RELAXED);
+    if (level >= XTL_WARN && errnoval >= 0 && errnoval < ERRNO_SLOTS)
+        __atomic_fetch_add(&reported[errnoval], 1, __ATOMIC_RELAXED);
     if (verbose < 0)
         verbose = getenv("XENSHAPE_TEST_VERBOSE") != NULL;
     if (!verbose || level < XTL_WARN)
@@ -59,6 +64,13 @@ xentoollog_logger *tu_logger(void)
 unsigned tu_errors_logged(void)
 {
     return __atomic_load_n(&errors, __ATOMIC_RELAXED);
+}
+
+unsigned tu_errno_reported(int err)
+{
+    if (err < 0 || err >= ERRNO_SLOTS)
+        return 0;
+    return __atomic_load_n(&reported[err], __ATOMIC_RELAXED);
 }
 
 void tu_mkdtemp(char *buf, const char *tag)

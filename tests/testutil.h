@@ -21,6 +21,8 @@ struct xenshape__sim_host;
  * ERROR messages always. */
 xentoollog_logger *tu_logger(void);
 unsigned tu_errors_logged(void);
+/* Messages at WARN and above that named errno err (>= 0). */
+unsigned tu_errno_reported(int err);
 
 /* mkdtemp under $TMPDIR or /tmp; the path is static storage of the
  * caller's choosing (buf of 256 bytes).  tu_rmtree removes it. */

@@ -358,7 +358,7 @@ static enum req_outcome handle_request(xenshape_ctx *ctx, xenshape__dom *d,
             xenshape__policy_access(d->pol, gfn);
             pthread_mutex_unlock(&d->lock);
             r = xenshape__hv_load(ctx->hv, d->domid, gfn, NULL);
-            if (r < 0 && r != -ENOENT && r != -EINVAL)
+            if (r < 0 && r != -ENOENT)
                 XSLOG(ctx->lg, WARN, -r, "domain %u gfn 0x%llx: prep",
                       d->domid, (unsigned long long)gfn);
         }
@@ -467,7 +467,7 @@ static void *ring_thread_main(void *arg)
     xenshape_ctx *ctx = arg;
     struct epoll_event evs[32];
     unsigned i;
-    int n, j, timeout;
+    int n, j, r, timeout;
     bool deferred = false;
 
     while (!ctx->stopping) {
@@ -484,8 +484,16 @@ static void *ring_thread_main(void *arg)
                 continue;
             }
             d = xenshape__pager_find(ctx, (uint32_t)evs[j].data.u64);
-            if (d)
-                xenshape__hv_evtchn_ack(ctx->hv, d->hvd);
+            if (!d)
+                continue;
+            /* An event left unacknowledged costs nothing but spurious
+             * wake-ups (every ring is scanned anyway); said once per
+             * streak of failures. */
+            r = xenshape__hv_evtchn_ack(ctx->hv, d->hvd);
+            if (r < 0 && !d->ack_failing)
+                XSLOG(ctx->lg, WARN, -r, "domain %u: event channel "
+                      "acknowledge", d->domid);
+            d->ack_failing = r < 0;
         }
         /* Scan every ring on every wake-up: cheap (a few loads when
          * empty), and it covers requests queued before we attached, for

@@ -61,6 +61,7 @@ typedef struct xenshape__dom {
                                         pager: never disable paging */
     bool paused_by_pager;
     bool notify_pending;             /* last notify failed: retry */
+    bool ack_failing;                /* last event ack failed (said once) */
     int error;                       /* latched XENSHAPE_E* */
 
     /* Requests we took but cannot answer yet (host memory). */

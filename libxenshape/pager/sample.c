@@ -319,7 +319,11 @@ void xenshape__sample_tick(xenshape_ctx *ctx, xenshape__dom *d,
         return;
     }
     /* A transient failure costs one epoch's samples; a lasting one
-     * would cost a hypercall every epoch for nothing. */
+     * would cost a hypercall every epoch for nothing.  The first of a
+     * streak is said, so that an operator sees it either way. */
+    if (!d->obs_failed)
+        XSLOG(ctx->lg, WARN, -r, "domain %u: access sampling failed; "
+              "trying again next epoch", d->domid);
     if (++d->obs_failed < MAX_FAILED_EPOCHS)
         return;
     XSLOG(ctx->lg, WARN, -r, "domain %u: access sampling failed %d epochs "
