@@ -865,11 +865,17 @@ static int op_write(struct op *o, const char *path, const char *val,
     if (r)
         return r;
     n = walk(root, path, &rest);
-    /* The node and every missing ancestor, with the existing one. */
+    /* What the write depends on: the node, and when it creates some,
+     * the missing ancestors and the nearest existing one (whose list of
+     * children changes), not those above it. */
     r = note(o, path);
+    if (!r && *rest && n == root)
+        r = note(o, "/");
     for (p = path; !r && *rest && (p = strchr(p + 1, '/'));) {
         char anc[XENSHAPE__KV_PATH_MAX + 1];
 
+        if (p < rest - 1)
+            continue;
         snprintf(anc, sizeof(anc), "%.*s", (int)(p - path), path);
         r = note(o, anc);
     }
