@@ -556,6 +556,9 @@ static int run(struct daemon *dm)
     tick(dm, true);
 
     for (;;) {
+        /* -1 once the shaper lost xenstore: poll then ignores it. */
+        if (npfd == 4)
+            pfd[3].fd = shaper_watch_fd(dm->shaper);
         if (poll(pfd, npfd, -1) < 0) {
             if (errno == EINTR)
                 continue;
