@@ -772,6 +772,15 @@ void shaper_close(struct shaper *s)
     free(s);
 }
 
+void shaper_reload(struct shaper *s)
+{
+    unsigned i;
+
+    s->host_dirty = true;
+    for (i = 0; i < s->nr; i++)
+        s->doms[i]->policy_dirty = true;
+}
+
 int shaper_watch_fd(struct shaper *s)
 {
     return s->kv_lost ? -1 : xenshape__kv_watch_fd(s->kv);
@@ -794,9 +803,7 @@ void shaper_watch_events(struct shaper *s)
              * error, everything watched is read again. */
             XSLOG(s->lg, WARN, -r, "reading xenstore watch events; "
                   "reading all policy again");
-            s->host_dirty = true;
-            for (i = 0; i < s->nr; i++)
-                s->doms[i]->policy_dirty = true;
+            shaper_reload(s);
             break;
         }
         if (!strcmp(token, "host")) {
