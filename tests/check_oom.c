@@ -3,7 +3,8 @@
  * that allocates (a context's life on the simulated host, attach and
  * detach, eviction and prefetch, recovery of a store left by a dead
  * pager, the store on its own, every selection policy, the sampler, the
- * simulated host, the sim backend over its socket) is run with its Nth
+ * simulated host, the sim backend over its socket, the sim xenstore
+ * client) is run with its Nth
  * allocation failing, N walking upward from 1 until the sequence runs
  * through without reaching N, as libuv's OOM tests do.  Each walk is done
  * twice: with the Nth allocation failing alone, and with it and every
@@ -29,6 +30,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,7 @@
 
 #include "testutil.h"
 #include "private.h"
+#include "kv/kv.h"
 #include "pager/pager.h"
 #include "select/observe.h"
 #include "select/replay.h"
@@ -1112,6 +1115,89 @@ START_TEST(oom_sim_socket)
 }
 END_TEST
 
+/* ---- the xenstore client over the socket -------------------------------- */
+
+static int kv_write_two(xenshape__kv_handle *h, xenshape__kv_txn t,
+                        void *arg)
+{
+    int r;
+
+    r = xenshape__kv_write_str(h, t, "/oom/a", "1");
+    if (!r)
+        r = xenshape__kv_write_str(h, t, "/oom/b", "2");
+    return r;
+}
+
+/* Every op of the kv port once, an event included; -errno from the ops
+ * becomes a XENSHAPE_E* code, as the daemon would see it. */
+static int run_kv(void *arg, bool persistent)
+{
+    struct sock_walk *w = arg;
+    xenshape__kv_handle *h = NULL;
+    xenshape__kv_perm *perms = NULL;
+    char **names = NULL, *val = NULL, *path = NULL, *token = NULL;
+    unsigned n = 0, tries;
+    size_t len;
+    int rc, r;
+
+    rc = xenshape__kv_open(&h, "sim", w->sock, tu_logger());
+    if (rc)
+        return rc;
+    r = xenshape__kv_watch(h, "/oom", "tok");
+    if (!r)
+        r = xenshape__kv_transact(h, kv_write_two, NULL);
+    if (!r)
+        r = xenshape__kv_read(h, XENSHAPE__KV_NO_TXN, "/oom/a", &val, &len);
+    if (!r)
+        r = xenshape__kv_directory(h, XENSHAPE__KV_NO_TXN, "/oom", &names,
+                                   &n);
+    if (!r)
+        r = xenshape__kv_get_perms(h, XENSHAPE__KV_NO_TXN, "/oom", &perms,
+                                   &n);
+    /* The watch's first event, at least, is there or on its way. */
+    for (tries = 0; !r && tries < 500; tries++) {
+        struct pollfd pf = { xenshape__kv_watch_fd(h), POLLIN, 0 };
+
+        r = xenshape__kv_read_watch(h, &path, &token);
+        if (r != -EAGAIN)
+            break;
+        r = 0;
+        poll(&pf, 1, 10);
+    }
+    if (!r && !path)
+        r = -ETIMEDOUT;
+    if (!r)
+        r = xenshape__kv_unwatch(h, "/oom", "tok");
+    if (!r)
+        r = xenshape__kv_rm(h, XENSHAPE__KV_NO_TXN, "/oom");
+    free(val);
+    free(perms);
+    free(path);
+    free(token);
+    xenshape__kv_free_list(names);
+    xenshape__kv_close(h);
+    return r ? xenshape__rc_from_errno(r) : 0;
+}
+
+START_TEST(oom_kv)
+{
+    struct sock_walk w;
+    char reply[256];
+    int status;
+    pid_t pid;
+
+    path_in(w.sock, sizeof(w.sock), "host.sock");
+    pid = host_child(w.sock, &w.id);
+    walk("sim xenstore client", run_kv, reset_nothing, &w, XENSHAPE_ENOMEM,
+         NULL);
+    ck_assert_int_eq(xenshape__sim_ctl(w.sock, "SHUTDOWN", reply,
+                                       sizeof(reply)), 0);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    report("kv");
+}
+END_TEST
+
 static Suite *oom_suite(void)
 {
     Suite *s = suite_create("oom");
@@ -1135,6 +1221,7 @@ static Suite *oom_suite(void)
     tcase_add_checked_fixture(tc, setup_socket, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, oom_sim_socket);
+    tcase_add_test(tc, oom_kv);
     suite_add_tcase(s, tc);
     return s;
 }

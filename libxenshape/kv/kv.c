@@ -30,6 +30,7 @@ static const struct xenshape__kv_ops *const backends[] = {
 #ifdef HAVE_XEN
     &xenshape__kv_xen_ops,
 #endif
+    &xenshape__kv_sim_ops,
 };
 
 static const struct xenshape__kv_ops *lookup(const char *name)

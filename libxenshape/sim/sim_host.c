@@ -23,6 +23,7 @@
 
 #include "private.h"
 #include "sim/sim_host.h"
+#include "sim/sim_kv.h"
 
 static uint64_t round_page(uint64_t n)
 {
@@ -99,6 +100,9 @@ int xenshape__sim_host_new(xenshape__sim_host **h_r, uint64_t total_frames)
     r = xenshape__sim_mutex_init(&hdr->alloc_lock);
     if (r)
         goto out;
+    r = xenshape__sim_kv_new(&h->kv, NULL);
+    if (r)
+        goto out;
     pthread_mutex_init(&h->lock, NULL);
     pthread_mutex_init(&h->conn_lock, NULL);
     h->fd = fd;
@@ -115,6 +119,8 @@ int xenshape__sim_host_new(xenshape__sim_host **h_r, uint64_t total_frames)
         munmap(base, size);
     if (fd >= 0)
         close(fd);
+    if (h)
+        xenshape__sim_kv_free(h->kv);
     free(h);
     return r;
 }
@@ -138,6 +144,8 @@ void xenshape__sim_host_free(xenshape__sim_host *h)
             xenshape__sim_dom_destroy(h, domid);
     }
     xenshape__sim_sock_join(h);
+    /* After the connections: their threads use it until they end. */
+    xenshape__sim_kv_free(h->kv);
     munmap(h->hdr, h->hdr_size);
     close(h->fd);
     pthread_mutex_destroy(&h->lock);
@@ -149,6 +157,7 @@ void xenshape__sim_host_set_logger(xenshape__sim_host *h,
                                    struct xentoollog_logger *lg)
 {
     h->lg = lg;
+    xenshape__sim_kv_set_logger(h->kv, lg);
 }
 
 void xenshape__sim_host_request_shutdown(xenshape__sim_host *h)
@@ -474,6 +483,8 @@ int xenshape__sim_dom_create(xenshape__sim_host *h,
         goto out;
     atomic_store(&de->state, XENSHAPE__SIM_DIR_LIVE);
     h->doms[slot] = d;
+    /* What the toolstack writes once the domain is built. */
+    xenshape__sim_kv_dom_created(h->kv, d->domid, d->name, de->uuid, frames);
     *domid_r = d->domid;
     d = NULL;
     r = 0;
@@ -526,6 +537,8 @@ int xenshape__sim_dom_destroy(xenshape__sim_host *h, uint32_t domid)
         msleep(1);
     }
     dom_release(h, d);
+    /* The toolstack's cleanup, and xenstored's @releaseDomain. */
+    xenshape__sim_kv_dom_destroyed(h->kv, domid);
     return 0;
 }
 

@@ -82,6 +82,7 @@ struct xenshape__sim_dom {
 };
 
 struct xenshape__sim_conn;
+struct xenshape__sim_kv;
 
 struct xenshape__sim_host {
     xentoollog_logger *lg;           /* borrowed, may be NULL */
@@ -100,6 +101,9 @@ struct xenshape__sim_host {
     pthread_t listener;
     char *sock_path;
     struct xenshape__sim_conn *conns;
+
+    /* Its xenstore (sim_kv.c), served on the control socket. */
+    struct xenshape__sim_kv *kv;
 };
 
 /* ---- sim_host.c ---------------------------------------------------------- */

@@ -14,6 +14,12 @@
  *
  * One thread per connection, so a slow request (CREATE of a big guest, a
  * TOUCH that blocks on a paged frame) holds up only its own client.
+ *
+ * KV* requests go to the host's xenstore (sim_kv.c), which keeps one
+ * client per connection: its identity (KVOPEN), watches and
+ * transactions, gone with the connection.  A connection that sends
+ * KVEVENTS stops taking requests and from then on carries another
+ * connection's watch events, so that a client has a descriptor to poll.
  */
 
 #include <ctype.h>
@@ -29,9 +35,11 @@
 
 #include "private.h"
 #include "sim/sim_host.h"
+#include "sim/sim_kv.h"
 
-#define REQ_MAX   4096
-#define REPLY_MAX 16384
+/* A KVWRITE of the longest path and the largest value must fit. */
+#define REQ_MAX   XENSHAPE__SIM_KV_MSG_MAX
+#define REPLY_MAX XENSHAPE__SIM_KV_MSG_MAX
 #define MAX_FDS   4
 
 struct xenshape__sim_conn {
@@ -42,6 +50,7 @@ struct xenshape__sim_conn {
     pid_t pid;
     pthread_t th;
     _Atomic bool done;
+    struct xenshape__sim_kv_client *kv;  /* after its first KV request */
 };
 
 /* ---- errno names --------------------------------------------------------- */
@@ -343,7 +352,8 @@ static int do_pause(xenshape__sim_host *h, uint32_t domid, bool pause)
  * place).  fds/nfds: descriptors to send with the reply.
  */
 static void handle(struct xenshape__sim_conn *c, char **argv, int argc,
-                   char *reply, size_t len, int *fds, unsigned *nfds)
+                   char *reply, size_t len, int *fds, unsigned *nfds,
+                   struct xenshape__sim_kv_client **events_r)
 {
     xenshape__sim_host *h = c->h;
     const char *cmd = argv[0];
@@ -358,6 +368,11 @@ static void handle(struct xenshape__sim_conn *c, char **argv, int argc,
     size_t i;
 
     *nfds = 0;
+    if (!strncasecmp(cmd, "KV", 2)) {
+        xenshape__sim_kv_handle(h->kv, &c->kv, events_r, argv, argc, reply,
+                                len);
+        return;
+    }
     for (i = 0; i < XENSHAPE__ARRAY_SIZE(with_domid); i++)
         if (!strcasecmp(cmd, with_domid[i]))
             break;
@@ -481,11 +496,12 @@ static void handle(struct xenshape__sim_conn *c, char **argv, int argc,
 static void *conn_main(void *arg)
 {
     struct xenshape__sim_conn *c = arg;
+    struct xenshape__sim_kv_client *events = NULL;
     char *req = NULL, *reply = NULL;
 
     req = xenshape__malloc(REQ_MAX + 1);
     reply = xenshape__malloc(REPLY_MAX);
-    while (req && reply) {
+    while (req && reply && !events) {
         char *argv[64], *save = NULL, *tok, logreq[96];
         int fds[MAX_FDS], argc = 0;
         unsigned nfds = 0, i;
@@ -501,13 +517,22 @@ static void *conn_main(void *arg)
             argv[argc++] = tok;
         if (!argc) {
             snprintf(reply, REPLY_MAX, "ERR EINVAL empty request");
+        } else if (tok) {
+            /* Words past argv would be dropped silently otherwise. */
+            snprintf(reply, REPLY_MAX, "ERR E2BIG more than %zu words",
+                     XENSHAPE__ARRAY_SIZE(argv));
         } else {
             bool quiet = !strcasecmp(argv[0], "STATS") ||
                 !strcasecmp(argv[0], "HOST") || !strcasecmp(argv[0], "LIST");
+            /* xenstore traffic is steady and mostly reads: debug only. */
+            bool kv = !strncasecmp(argv[0], "KV", 2);
 
-            handle(c, argv, argc, reply, REPLY_MAX, fds, &nfds);
+            handle(c, argv, argc, reply, REPLY_MAX, fds, &nfds, &events);
             /* Polling requests are logged only when they fail. */
-            if (!quiet || strncmp(reply, "OK", 2))
+            if (kv)
+                XSLOG(c->h->lg, DEBUG, -1, "client pid %d: %s -> %.200s",
+                      (int)c->pid, logreq, reply);
+            else if (!quiet || strncmp(reply, "OK", 2))
                 XSLOG(c->h->lg, INFO, -1, "client pid %d: %s -> %.200s",
                       (int)c->pid, logreq, reply);
         }
@@ -519,6 +544,12 @@ static void *conn_main(void *arg)
     }
     free(req);
     free(reply);
+    /* KVEVENTS: this connection now carries another one's events, until
+     * either ends or the host stops. */
+    if (events)
+        xenshape__sim_kv_events_serve(events, c->fd);
+    xenshape__sim_kv_client_close(c->kv);
+    c->kv = NULL;
     /* The process went away or closed the socket: whatever it mapped and
      * bound goes with it. */
     if (c->client >= 0) {

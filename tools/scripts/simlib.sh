@@ -37,6 +37,19 @@ sim_create() {
     return 1
 }
 
+# The host's xenstore, as xenstore-read, -write and -rm use Xen's: as
+# Dom0, or as a guest with --domid N first.  kv_write takes PATH VALUE
+# pairs and writes them in one transaction.
+kv_read() {
+    "$SIMHOST" kv-read --socket "$WORK/sim.sock" "$@"
+}
+kv_write() {
+    "$SIMHOST" kv-write --socket "$WORK/sim.sock" "$@"
+}
+kv_rm() {
+    "$SIMHOST" kv-rm --socket "$WORK/sim.sock" "$@"
+}
+
 # kv KEY LINE: the value of KEY=VALUE in a line of key=value pairs.
 kv() {
     tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p" | head -n1

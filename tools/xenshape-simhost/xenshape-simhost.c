@@ -15,6 +15,15 @@
  *       reply.  Exit status 0 for "OK ...", 1 for "ERR ...", 2 for a usage
  *       or connection error.
  *
+ *   xenshape-simhost kv-read|kv-write|kv-rm|kv-ls --socket PATH
+ *                    [--domid N] ARGS...
+ *       The host's xenstore, as xenstore-read, -write, -rm and -ls would
+ *       use a real one: through libxenshape's "sim" kv backend, as Dom0 or
+ *       (--domid) as a guest.  kv-write takes PATH VALUE pairs and writes
+ *       them in one transaction, as cloud control would write a policy.
+ *       Exit status 0, 1 if the store refused, 2 for a usage or connection
+ *       error.
+ *
  * docs/simhost.md describes the requests and what the host models.
  */
 
@@ -30,8 +39,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xenshape.h>
 #include <xentoollog.h>
 
+#include "kv/kv.h"
 #include "sim/sim.h"
 
 #define PROG "xenshape-simhost"
@@ -49,8 +60,15 @@ static void usage(FILE *f)
             "of guest RAM (default %d MiB), or sends one request to one.\n"
             "Requests: HELLO, OPEN, CREATE name=.. frames=.. vcpus=..\n"
             "workload=.. seed=.., DESTROY, WORKLOAD, STATS, VERIFY, LIST,\n"
-            "HOST, BALLOON, TOUCH, PAUSE, UNPAUSE, SHUTDOWN (see\n"
-            "docs/simhost.md).\n", DEFAULT_SOCKET, DEFAULT_MIB);
+            "HOST, BALLOON, TOUCH, PAUSE, UNPAUSE, SHUTDOWN, KV* (see\n"
+            "docs/simhost.md).\n"
+            "       " PROG " kv-read [--socket PATH] [--domid N] PATH...\n"
+            "       " PROG " kv-write [--socket PATH] [--domid N] PATH VALUE"
+            "...\n"
+            "       " PROG " kv-rm [--socket PATH] [--domid N] PATH...\n"
+            "       " PROG " kv-ls [--socket PATH] [--domid N] PATH\n"
+            "The host's xenstore, as Dom0 or as domain N.\n",
+            DEFAULT_SOCKET, DEFAULT_MIB);
 }
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -160,6 +178,177 @@ static int main_ctl(int argc, char **argv)
     return r ? 1 : 0;
 }
 
+
+/* ---- the host's xenstore ------------------------------------------------ */
+
+struct kv_pairs {
+    char **args;
+    int n;
+};
+
+static int kv_write_txn(xenshape__kv_handle *h, xenshape__kv_txn t,
+                        void *arg)
+{
+    struct kv_pairs *p = arg;
+    int i, r;
+
+    for (i = 0; i + 1 < p->n; i += 2) {
+        r = xenshape__kv_write_str(h, t, p->args[i], p->args[i + 1]);
+        if (r < 0) {
+            fprintf(stderr, PROG " kv-write: %s: %s\n", p->args[i],
+                    strerror(-r));
+            return r;
+        }
+    }
+    return 0;
+}
+
+static int kv_rm_txn(xenshape__kv_handle *h, xenshape__kv_txn t, void *arg)
+{
+    struct kv_pairs *p = arg;
+    int i, r;
+
+    for (i = 0; i < p->n; i++) {
+        r = xenshape__kv_rm(h, t, p->args[i]);
+        if (r < 0) {
+            fprintf(stderr, PROG " kv-rm: %s: %s\n", p->args[i],
+                    strerror(-r));
+            return r;
+        }
+    }
+    return 0;
+}
+
+static int kv_read(xenshape__kv_handle *h, char **args, int n)
+{
+    char *val = NULL;
+    size_t len = 0;
+    int i, r;
+
+    for (i = 0; i < n; i++) {
+        r = xenshape__kv_read(h, XENSHAPE__KV_NO_TXN, args[i], &val, &len);
+        if (r < 0) {
+            fprintf(stderr, PROG " kv-read: %s: %s\n", args[i],
+                    strerror(-r));
+            return 1;
+        }
+        fwrite(val, 1, len, stdout);
+        putchar('\n');
+        free(val);
+    }
+    return 0;
+}
+
+static int kv_write(xenshape__kv_handle *h, char **args, int n)
+{
+    struct kv_pairs p = { args, n };
+
+    if (n % 2) {
+        fprintf(stderr, PROG " kv-write: want PATH VALUE pairs\n");
+        return 2;
+    }
+    return xenshape__kv_transact(h, kv_write_txn, &p) < 0 ? 1 : 0;
+}
+
+static int kv_rm(xenshape__kv_handle *h, char **args, int n)
+{
+    struct kv_pairs p = { args, n };
+
+    return xenshape__kv_transact(h, kv_rm_txn, &p) < 0 ? 1 : 0;
+}
+
+static int kv_ls(xenshape__kv_handle *h, char **args, int n)
+{
+    char **names = NULL;
+    unsigned nr = 0, i;
+    int r;
+
+    if (n != 1) {
+        fprintf(stderr, PROG " kv-ls: want one PATH\n");
+        return 2;
+    }
+    r = xenshape__kv_directory(h, XENSHAPE__KV_NO_TXN, args[0], &names,
+                               &nr);
+    if (r < 0) {
+        fprintf(stderr, PROG " kv-ls: %s: %s\n", args[0], strerror(-r));
+        return 1;
+    }
+    for (i = 0; i < nr; i++)
+        printf("%s\n", names[i]);
+    xenshape__kv_free_list(names);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(xenshape__kv_handle *h, char **args, int n);
+} kv_cmds[] = {
+    { "kv-read", kv_read },
+    { "kv-write", kv_write },
+    { "kv-rm", kv_rm },
+    { "kv-ls", kv_ls },
+};
+
+static int main_kv(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "socket", required_argument, NULL, 's' },
+        { "domid", required_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    xenshape__kv_handle *h = NULL;
+    const char *sock = DEFAULT_SOCKET;
+    char arg[PATH_MAX + 32];
+    uint64_t domid = 0;
+    bool guest = false;
+    size_t k;
+    int c, r;
+
+    for (k = 0; k < sizeof(kv_cmds) / sizeof(kv_cmds[0]); k++)
+        if (!strcmp(argv[0], kv_cmds[k].name))
+            break;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+s:d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            sock = optarg;
+            break;
+        case 'd':
+            if (parse_count("--domid", optarg, 0x7fef, &domid))
+                return 2;
+            guest = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, PROG " %s: missing PATH\n", argv[0]);
+        usage(stderr);
+        return 2;
+    }
+    if (guest)
+        snprintf(arg, sizeof(arg), "%s,domid=%llu", sock,
+                 (unsigned long long)domid);
+    else
+        snprintf(arg, sizeof(arg), "%s", sock);
+    r = xenshape__kv_open(&h, "sim", arg, NULL);
+    if (r) {
+        fprintf(stderr, PROG " %s: cannot open the xenstore of the host at "
+                "%s%s: %s\n", argv[0], sock, guest ? " as a guest" : "",
+                xenshape_strerror(r));
+        return 2;
+    }
+    r = kv_cmds[k].fn(h, argv + optind, argc - optind);
+    xenshape__kv_close(h);
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -181,6 +370,16 @@ int main(int argc, char **argv)
 
     if (argc > 1 && !strcmp(argv[1], "ctl"))
         return main_ctl(argc - 1, argv + 1);
+    if (argc > 1 && !strncmp(argv[1], "kv-", 3)) {
+        size_t k;
+
+        for (k = 0; k < sizeof(kv_cmds) / sizeof(kv_cmds[0]); k++)
+            if (!strcmp(argv[1], kv_cmds[k].name))
+                return main_kv(argc - 1, argv + 1);
+        fprintf(stderr, PROG ": unknown command '%s'\n", argv[1]);
+        usage(stderr);
+        return 2;
+    }
     while ((c = getopt_long(argc, argv, "s:m:f:Fh", opts, NULL)) != -1) {
         switch (c) {
         case 's':

@@ -79,6 +79,7 @@ struct shaper {
     unsigned nr;
     uint64_t last_ms;
     bool started;
+    bool kv_lost;                    /* the store's connection is gone */
 };
 
 /* ---- helpers --------------------------------------------------------- */
@@ -103,6 +104,24 @@ static struct sdom *find(struct shaper *s, uint32_t domid)
 
 /* Frames to KiB and back: policy sizes are KiB, the engine's frames. */
 #define KIB_PER_FRAME (XENSHAPE_PAGE_SIZE / 1024)
+
+/*
+ * r from the kv port says the store's connection is gone (xenstored, or
+ * the simulated host, went away) and every watch with it.  Said once;
+ * from then on the policy in force stays and nothing more is read or
+ * written: each attempt would fail the same way, and the watch
+ * descriptor, forever readable at its end, must not be polled again.
+ */
+static bool conn_lost(struct shaper *s, int r)
+{
+    if (r != -ECONNRESET && r != -EPIPE && r != -ENOTCONN && r != -EBADF)
+        return false;
+    if (!s->kv_lost)
+        XSLOG(s->lg, ERROR, -r, "lost the connection to xenstore: the "
+              "policy in force stays, and status is no longer written");
+    s->kv_lost = true;
+    return true;
+}
 
 /* ---- reading policy ---------------------------------------------------- */
 
@@ -192,8 +211,9 @@ static void load_host_policy(struct shaper *s)
                           NULL);
     r = read_policy(s, path, &dr, kv, &n);
     if (r < 0) {
-        XSLOG(s->lg, WARN, -r, "cannot read the host policy (%s); keeping "
-              "the policy in force", path);
+        if (!conn_lost(s, r))
+            XSLOG(s->lg, WARN, -r, "cannot read the host policy (%s); "
+                  "keeping the policy in force", path);
         dir_read_clear(&dr);
         return;
     }
@@ -220,8 +240,9 @@ static void load_dom_policy(struct shaper *s, struct sdom *d)
         return;
     r = read_policy(s, path, &dr, kv, &n);
     if (r < 0) {
-        XSLOG(s->lg, WARN, -r, "domain %u: cannot read its policy (%s); "
-              "keeping the policy in force", d->domid, path);
+        if (!conn_lost(s, r))
+            XSLOG(s->lg, WARN, -r, "domain %u: cannot read its policy (%s); "
+                  "keeping the policy in force", d->domid, path);
         dir_read_clear(&dr);
         d->policy_dirty = true;
         return;
@@ -255,6 +276,21 @@ static int status_txn(xenshape__kv_handle *kv, xenshape__kv_txn t, void *arg)
     unsigned i;
     int r;
 
+    /* A domain's status lives in its home, which the toolstack removes
+     * when the domain goes: a write there after that would create the
+     * home again (a Dom0 write creates missing parents), left for ever.
+     * Read in this transaction, the home either exists at commit or the
+     * commit fails and the retry sees it gone: -ENOENT, nothing done. */
+    if (w->d) {
+        char home[32], *val = NULL;
+        size_t len;
+
+        snprintf(home, sizeof(home), "/local/domain/%u", w->d->domid);
+        r = xenshape__kv_read(kv, t, home, &val, &len);
+        free(val);
+        if (r < 0)
+            return r;
+    }
     for (i = 0; i < w->n; i++) {
         r = xenshape__kv_write_str(kv, t, w->paths[i], w->vals[i]);
         if (r < 0)
@@ -341,6 +377,8 @@ static void write_dom_status(struct shaper *s, struct sdom *d,
     unsigned k;
     int r;
 
+    if (s->kv_lost)
+        return;
     memset(&w, 0, sizeof(w));
     snprintf(id, sizeof(id), "%u", d->domid);
     snprintf(vals[0], SHORT_MAX, "%" PRIu64, in->resident);
@@ -404,8 +442,12 @@ static void write_dom_status(struct shaper *s, struct sdom *d,
     w.s = s;
     w.d = d;
     r = xenshape__kv_transact(s->kv, status_txn, &w);
+    if (r == -ENOENT)
+        return;                      /* the domain is gone */
     if (r < 0) {
-        XSLOG(s->lg, WARN, -r, "domain %u: cannot write status", d->domid);
+        if (!conn_lost(s, r))
+            XSLOG(s->lg, WARN, -r, "domain %u: cannot write status",
+                  d->domid);
         return;
     }
     commit_cache(&w, caches, lens);
@@ -425,6 +467,8 @@ static void write_host_status(struct shaper *s,
     unsigned k;
     int r;
 
+    if (s->kv_lost)
+        return;
     memset(&w, 0, sizeof(w));
     snprintf(vals[0], VALUE_MAX, "%" PRIu64, sum->available);
     snprintf(vals[1], VALUE_MAX, "%" PRIu64, sum->assigned);
@@ -447,7 +491,8 @@ static void write_host_status(struct shaper *s,
     w.s = s;
     r = xenshape__kv_transact(s->kv, status_txn, &w);
     if (r < 0) {
-        XSLOG(s->lg, WARN, -r, "cannot write the host status");
+        if (!conn_lost(s, r))
+            XSLOG(s->lg, WARN, -r, "cannot write the host status");
         return;
     }
     commit_cache(&w, caches, lens);
@@ -727,17 +772,40 @@ void shaper_close(struct shaper *s)
     free(s);
 }
 
+void shaper_reload(struct shaper *s)
+{
+    unsigned i;
+
+    s->host_dirty = true;
+    for (i = 0; i < s->nr; i++)
+        s->doms[i]->policy_dirty = true;
+}
+
 int shaper_watch_fd(struct shaper *s)
 {
-    return xenshape__kv_watch_fd(s->kv);
+    return s->kv_lost ? -1 : xenshape__kv_watch_fd(s->kv);
 }
 
 void shaper_watch_events(struct shaper *s)
 {
     char *path = NULL, *token = NULL;
     unsigned i;
+    int r;
 
-    while (xenshape__kv_read_watch(s->kv, &path, &token) == 0) {
+    for (;;) {
+        r = xenshape__kv_read_watch(s->kv, &path, &token);
+        if (r == -EAGAIN)
+            break;
+        if (r < 0) {
+            if (conn_lost(s, r))
+                return;
+            /* The event that failed may be lost: as after any watch
+             * error, everything watched is read again. */
+            XSLOG(s->lg, WARN, -r, "reading xenstore watch events; "
+                  "reading all policy again");
+            shaper_reload(s);
+            break;
+        }
         if (!strcmp(token, "host")) {
             s->host_dirty = true;
         } else if (!strncmp(path, "/xenshape/vm/", 13)) {
@@ -761,7 +829,7 @@ void shaper_tick(struct shaper *s, const xenshape_dominfo *list,
 {
     unsigned i;
 
-    if (s->host_dirty)
+    if (s->host_dirty && !s->kv_lost)
         load_host_policy(s);
     for (i = 0; i < s->nr; i++)
         s->doms[i]->seen = false;
@@ -777,9 +845,9 @@ void shaper_tick(struct shaper *s, const xenshape_dominfo *list,
                 continue;
         }
         d->seen = true;
-        if (!d->restored)
+        if (!d->restored && !s->kv_lost)
             restore_from_status(s, d, now_ms);
-        if (d->policy_dirty)
+        if (d->policy_dirty && !s->kv_lost)
             load_dom_policy(s, d);
     }
     for (i = 0; i < s->nr;)

@@ -27,7 +27,12 @@ int shaper_open(struct shaper **s_r, xenshape_ctx *ctx,
                 const char *kv_arg);
 void shaper_close(struct shaper *s);          /* NULL ok */
 
-/* Readable when xenstore has watch events for shaper_watch_events(). */
+/* SIGHUP: read the host policy and every VM's policy again at the next
+ * tick, as if their watches had fired. */
+void shaper_reload(struct shaper *s);
+
+/* Readable when xenstore has watch events for shaper_watch_events();
+ * -1 once the connection to xenstore is lost. */
 int shaper_watch_fd(struct shaper *s);
 void shaper_watch_events(struct shaper *s);
 

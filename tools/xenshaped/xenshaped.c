@@ -556,6 +556,9 @@ static int run(struct daemon *dm)
     tick(dm, true);
 
     for (;;) {
+        /* -1 once the shaper lost xenstore: poll then ignores it. */
+        if (npfd == 4)
+            pfd[3].fd = shaper_watch_fd(dm->shaper);
         if (poll(pfd, npfd, -1) < 0) {
             if (errno == EINTR)
                 continue;
@@ -566,7 +569,11 @@ static int run(struct daemon *dm)
             struct signalfd_siginfo si;
 
             if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-                if (si.ssi_signo == SIGHUP) {
+                if (si.ssi_signo == SIGHUP && dm->shaper) {
+                    dlog(dm, XTL_NOTICE, "SIGHUP: reading the policy in "
+                         "xenstore again");
+                    shaper_reload(dm->shaper);
+                } else if (si.ssi_signo == SIGHUP) {
                     dlog(dm, XTL_NOTICE, "SIGHUP: reloading targets");
                     load_config(dm);
                 } else {
