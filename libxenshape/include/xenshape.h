@@ -193,6 +193,8 @@ typedef struct xenshape_domstats {
     uint64_t drops;          /* DROP_PAGE requests */
     uint64_t nominate_busy;  /* frames that refused nomination */
     uint64_t evict_busy;     /* evictions that lost a race */
+    uint64_t load_nomem;     /* page-ins put off: the hypervisor had no
+                                memory for the frame (retried) */
     uint64_t zero_pages;     /* evictions that needed no data write */
     uint64_t dedup_pages;
     uint64_t corrupt;        /* checksum mismatches seen at page-in */

@@ -276,10 +276,17 @@ static int load_held(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
         return -EIO;
     }
     r = xenshape__hv_load(ctx->hv, d->domid, gfn, buf);
+    if (r == -ENOMEM) {
+        /* Xen had no RAM for the frame: the caller retries later, and
+         * the counter tells the operator why page-ins stall. */
+        pthread_mutex_lock(&d->lock);
+        d->st.load_nomem++;
+        pthread_mutex_unlock(&d->lock);
+        return r;
+    }
     if (r < 0 && r != -ENOENT) {
-        if (r != -ENOMEM)
-            XSLOG(ctx->lg, ERROR, -r, "domain %u gfn 0x%llx: load",
-                  d->domid, (unsigned long long)gfn);
+        XSLOG(ctx->lg, ERROR, -r, "domain %u gfn 0x%llx: load",
+              d->domid, (unsigned long long)gfn);
         return r;
     }
     pthread_mutex_lock(&d->lock);
@@ -839,13 +846,22 @@ static void return_orphans(xenshape_ctx *ctx, xenshape__dom *d)
 }
 
 /*
- * Bring back a frame we nominated but could not evict: copy it to RAM,
- * evict it, load the copy.  Nominated frames are otherwise restored only
- * by a guest touch, and disabling paging with one left would crash the
- * domain on that touch.
+ * Bring back a frame we nominated but could not evict: copy it, store the
+ * copy durably, evict, and load it back from the store.  Nominated frames
+ * are otherwise restored only by a guest touch, and disabling paging with
+ * one left would crash the domain on that touch.
+ *
+ * The copy goes to the store before the evict, as in any eviction: between
+ * evict and load the frame's only copy is ours, and a pager killed there
+ * (a restart is exactly when this runs) must leave a record for its
+ * successor to adopt.  A copy held only in memory was lost with the
+ * process, and the successor, finding the gfn in the intent record with
+ * no record of it, mapped a paged frame and left it paging_in for good.
  */
 static int rescue_nominated(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn)
 {
+    xenshape__store_page page;
+    xenshape__store_rec rec;
     void *copy = NULL, *map = NULL;
     int err = 0, r, rc;
 
@@ -862,13 +878,51 @@ static int rescue_nominated(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn)
     memcpy(copy, map, XENSHAPE__PAGE_SIZE);
     xenshape__hv_unmap(ctx->hv, map, 1);
     map = NULL;
-    r = xenshape__hv_evict(ctx->hv, d->domid, gfn);
-    if (r < 0) {
-        rc = 0;     /* touched meanwhile: it is back already */
+
+    page.domid = d->domid;
+    page.dom_tag = d->dom_tag;
+    page.gfn = gfn;
+    page.data = copy;
+    rc = xenshape__store_put(ctx->store, &page, 1, &rec);
+    if (rc) {
+        /* The store refuses writes (it latched an I/O error, or is
+         * full).  Leaving the frame nominated would keep paging enabled
+         * for good, so rescue it through the copy in memory: only a kill
+         * in the moment between this evict and load could lose it. */
+        XSLOG(ctx->lg, WARN, -1, "domain %u gfn 0x%llx: %s; restoring a "
+              "nominated frame without a stored copy", d->domid,
+              (unsigned long long)gfn, xenshape_strerror(rc));
+        r = xenshape__hv_evict(ctx->hv, d->domid, gfn);
+        if (r < 0) {
+            rc = 0;     /* touched meanwhile: it is back already */
+            goto out;
+        }
+        r = xenshape__hv_load(ctx->hv, d->domid, gfn, copy);
+        rc = r < 0 ? xenshape__rc_from_errno(r) : 0;
         goto out;
     }
-    r = xenshape__hv_load(ctx->hv, d->domid, gfn, copy);
-    rc = r < 0 ? xenshape__rc_from_errno(r) : 0;
+    pthread_mutex_lock(&d->lock);
+    d->gfn_rec[gfn] = rec;
+    d->held++;
+    pthread_mutex_unlock(&d->lock);
+
+    r = xenshape__hv_evict(ctx->hv, d->domid, gfn);
+    if (r < 0) {
+        /* Touched meanwhile (or never nominated): it is in RAM, and a
+         * request, if any, is answered as for any frame not ours. */
+        pthread_mutex_lock(&d->lock);
+        release_locked(ctx, d, gfn, rec);
+        pthread_mutex_unlock(&d->lock);
+        rc = 0;
+        goto out;
+    }
+    pthread_mutex_lock(&d->lock);
+    xenshape__track_evicted(d, gfn);
+    pthread_mutex_unlock(&d->lock);
+    /* Held now, like any evicted frame: if this load fails, the guest's
+     * next touch or a prefetch brings it back from the store. */
+    r = load_held(ctx, d, gfn, rec, copy);
+    rc = r == -ENOMEM ? 0 : r < 0 ? xenshape__rc_from_errno(r) : 0;
  out:
     if (map)
         xenshape__hv_unmap(ctx->hv, map, 1);
@@ -1336,6 +1390,9 @@ static int prefetch_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
         }
         r = xenshape__hv_load(ctx->hv, d->domid, gfns[i], bufs[i]);
         if (r == -ENOMEM) {
+            pthread_mutex_lock(&d->lock);
+            d->st.load_nomem++;
+            pthread_mutex_unlock(&d->lock);
             rc = XENSHAPE_ENOMEM;
             break;
         }
