@@ -1043,14 +1043,14 @@ static pid_t host_child(const char *sock, uint32_t *id_r)
         close(pfd[0]);
         if (xenshape__sim_host_new(&h, 4 * DOM_FRAMES) ||
             xenshape__sim_host_listen(h, sock))
-            _exit(1);
+            tu_child_exit(1);
         id = new_dom(h, "idle");
         if (write(pfd[1], &id, sizeof(id)) != sizeof(id))
-            _exit(1);
+            tu_child_exit(1);
         close(pfd[1]);
         xenshape__sim_host_wait_shutdown(h, 120000);
         xenshape__sim_host_free(h);
-        _exit(0);
+        tu_child_exit(0);
     }
     close(pfd[1]);
     ck_assert_int_eq(read(pfd[0], id_r, sizeof(*id_r)), sizeof(*id_r));

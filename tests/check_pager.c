@@ -483,7 +483,8 @@ START_TEST(injected_failures)
         tu_errno_reported(logged_err) > reported0 ||
         (fc->err == EBUSY && is_site(fc, "hv.nominate") &&
          st.nominate_busy) ||
-        (fc->err == EBUSY && is_site(fc, "hv.evict") && st.evict_busy);
+        (fc->err == EBUSY && is_site(fc, "hv.evict") && st.evict_busy) ||
+        (fc->err == ENOMEM && is_site(fc, "hv.load") && st.load_nomem);
     ck_assert_msg(shows, "%s %d%s: the failure shows nowhere", fc->site,
                   fc->err, fc->persistent ? " persistent" : "");
 

@@ -157,8 +157,9 @@ bool xenshape__sim_host_wait_shutdown(xenshape__sim_host *h, int timeout_ms);
 
 /*
  * Test seams for crash recovery.  hold_lock takes the domain's lock and
- * returns with it held (a forked child then _exit()s: the next locker
- * repairs).  set_crash_point makes this process _exit(0) when a hypercall
+ * returns with it held (a forked child then exits: the next locker
+ * repairs).  set_crash_point makes this process kill itself with SIGKILL,
+ * as kill -9 would, when a hypercall
  * reaches the named point: "evict.evicting", "evict.scrubbed",
  * "evict.counted", "load.copied", "map.logged", "map.populated",
  * "resume.consumed"; NULL clears it.

@@ -54,8 +54,9 @@ void xenshape__sim_crash_point(const char *name)
 {
     const char *at = crash_at;
 
+    /* Die as kill -9 would: no exit path runs, nothing is flushed. */
     if (at && !strcmp(at, name))
-        _exit(0);
+        raise(SIGKILL);
 }
 
 static uint64_t round_page(uint64_t n)

@@ -347,8 +347,8 @@ void xenshape__sim_domain_crash(struct xenshape__sim_view *v);
 /* Sum of vCPU contexts executing guest code (for pause). */
 unsigned xenshape__sim_running(struct xenshape__sim_view *v);
 
-/* Test seam: _exit(0) when the named point (xenshape__sim_set_crash_point)
- * is reached in this process. */
+/* Test seam: the process kills itself (SIGKILL) when the named point
+ * (xenshape__sim_set_crash_point) is reached in it. */
 void xenshape__sim_crash_point(const char *name);
 
 /* Latency histogram (sim_guest.c).  The bucket of a value in ns, the
