@@ -8,7 +8,9 @@
  * applied with XENSHAPE__APPLY_FULL, so a removed key returns to its
  * default and a bad value keeps the last good one (its reason goes to the
  * status key "error").  Watches may fire spuriously; re-applying the same
- * values changes nothing.
+ * values changes nothing.  Which policy an event concerns, and what a
+ * directory's text makes of a policy, are libxenshape/shape/policy_kv.c's
+ * pure functions: here are only the reads.
  *
  * Every interval (the host policy's interval-ms) the shaper takes a
  * snapshot of the attached domains (RAM, store, the pager's working-set
@@ -34,6 +36,7 @@
 
 #include "private.h"
 #include "kv/kv.h"
+#include "shape/policy_kv.h"
 #include "shape/schema.h"
 #include "shape/shape.h"
 #include "shaping.h"
@@ -125,11 +128,13 @@ static bool conn_lost(struct shaper *s, int r)
 
 /* ---- reading policy ---------------------------------------------------- */
 
+/* A policy directory as one transaction saw it: every node it lists,
+ * however many, and each node's value (NULL: none). */
 struct dir_read {
     const char *path;
     char **names;
-    char *vals[64];
-    size_t lens[64];
+    char **vals;
+    size_t *lens;
     unsigned n;
 };
 
@@ -137,12 +142,14 @@ static void dir_read_clear(struct dir_read *dr)
 {
     unsigned i;
 
-    for (i = 0; i < dr->n && i < XENSHAPE__ARRAY_SIZE(dr->vals); i++) {
+    for (i = 0; dr->vals && i < dr->n; i++)
         free(dr->vals[i]);
-        dr->vals[i] = NULL;
-    }
+    free(dr->vals);
+    free(dr->lens);
     xenshape__kv_free_list(dr->names);
     dr->names = NULL;
+    dr->vals = NULL;
+    dr->lens = NULL;
     dr->n = 0;
 }
 
@@ -160,8 +167,10 @@ static int read_dir_txn(xenshape__kv_handle *kv, xenshape__kv_txn t,
         return 0;
     if (r < 0)
         return r;
-    if (n > XENSHAPE__ARRAY_SIZE(dr->vals))
-        n = XENSHAPE__ARRAY_SIZE(dr->vals);
+    dr->vals = xenshape__calloc(n ? n : 1, sizeof(*dr->vals));
+    dr->lens = xenshape__calloc(n ? n : 1, sizeof(*dr->lens));
+    if (!dr->vals || !dr->lens)
+        return -ENOMEM;
     dr->n = n;
     for (i = 0; i < n; i++) {
         char full[XENSHAPE__KV_PATH_MAX];
@@ -176,40 +185,25 @@ static int read_dir_txn(xenshape__kv_handle *kv, xenshape__kv_txn t,
     return 0;
 }
 
-/* Read a policy directory into kv pairs for an apply.  0 or -errno. */
+/* Read a policy directory whole.  0 or -errno. */
 static int read_policy(struct shaper *s, const char *path,
-                       struct dir_read *dr, xenshape__schema_kv *kv,
-                       unsigned *n_r)
+                       struct dir_read *dr)
 {
-    unsigned i, n = 0;
-    int r;
-
     memset(dr, 0, sizeof(*dr));
     dr->path = path;
-    r = xenshape__kv_transact(s->kv, read_dir_txn, dr);
-    if (r < 0)
-        return r;
-    for (i = 0; i < dr->n; i++) {
-        kv[n].key = dr->names[i];
-        kv[n].value = dr->vals[i];
-        kv[n].len = dr->vals[i] ? dr->lens[i] : 0;
-        n++;
-    }
-    *n_r = n;
-    return 0;
+    return xenshape__kv_transact(s->kv, read_dir_txn, dr);
 }
 
 static void load_host_policy(struct shaper *s)
 {
-    xenshape__schema_kv kv[64];
     struct dir_read dr;
     char path[XENSHAPE__SCHEMA_PATH_MAX];
-    unsigned n = 0, bad;
-    int r;
+    unsigned bad = 0;
+    int r, rc;
 
     xenshape__schema_path(path, sizeof(path), XENSHAPE__SCOPE_HOST, NULL,
                           NULL);
-    r = read_policy(s, path, &dr, kv, &n);
+    r = read_policy(s, path, &dr);
     if (r < 0) {
         if (!conn_lost(s, r))
             XSLOG(s->lg, WARN, -r, "cannot read the host policy (%s); "
@@ -217,8 +211,14 @@ static void load_host_policy(struct shaper *s)
         dir_read_clear(&dr);
         return;
     }
-    bad = xenshape__hostpolicy_apply(&s->host, kv, n, XENSHAPE__APPLY_FULL);
+    rc = xenshape__pkv_apply_host(&s->host, dr.names, dr.vals, dr.lens,
+                                  dr.n, &bad);
     dir_read_clear(&dr);
+    if (rc) {
+        XSLOG(s->lg, WARN, -1, "host policy: %s; keeping the policy in "
+              "force", xenshape_strerror(rc));
+        return;
+    }
     xenshape__hostpolicy_error(&s->host, s->host_error,
                                sizeof(s->host_error));
     if (bad)
@@ -228,17 +228,16 @@ static void load_host_policy(struct shaper *s)
 
 static void load_dom_policy(struct shaper *s, struct sdom *d)
 {
-    xenshape__schema_kv kv[64];
     struct dir_read dr;
     char path[XENSHAPE__SCHEMA_PATH_MAX];
-    unsigned n = 0, bad;
-    int r;
+    unsigned bad = 0;
+    int r, rc;
 
     d->policy_dirty = false;
     if (xenshape__schema_path(path, sizeof(path), XENSHAPE__SCOPE_VM,
                               d->uuid, NULL))
         return;
-    r = read_policy(s, path, &dr, kv, &n);
+    r = read_policy(s, path, &dr);
     if (r < 0) {
         if (!conn_lost(s, r))
             XSLOG(s->lg, WARN, -r, "domain %u: cannot read its policy (%s); "
@@ -247,8 +246,15 @@ static void load_dom_policy(struct shaper *s, struct sdom *d)
         d->policy_dirty = true;
         return;
     }
-    bad = xenshape__dompolicy_apply(&d->pol, kv, n, XENSHAPE__APPLY_FULL);
+    rc = xenshape__pkv_apply_dom(&d->pol, dr.names, dr.vals, dr.lens, dr.n,
+                                 &bad);
     dir_read_clear(&dr);
+    if (rc) {
+        XSLOG(s->lg, WARN, -1, "domain %u: policy: %s; keeping the policy "
+              "in force", d->domid, xenshape_strerror(rc));
+        d->policy_dirty = true;
+        return;
+    }
     xenshape__dompolicy_error(&d->pol, d->error, sizeof(d->error));
     if (bad)
         XSLOG(s->lg, WARN, -1, "domain %u: policy: %s", d->domid, d->error);
@@ -789,6 +795,7 @@ int shaper_watch_fd(struct shaper *s)
 void shaper_watch_events(struct shaper *s)
 {
     char *path = NULL, *token = NULL;
+    xenshape__pkv_event ev;
     unsigned i;
     int r;
 
@@ -806,17 +813,24 @@ void shaper_watch_events(struct shaper *s)
             shaper_reload(s);
             break;
         }
-        if (!strcmp(token, "host")) {
+        switch (xenshape__pkv_watch(path, &ev)) {
+        case XENSHAPE__PKV_HOST:
             s->host_dirty = true;
-        } else if (!strncmp(path, "/xenshape/vm/", 13)) {
-            /* /xenshape/vm/<uuid>[/key]: that VM's policy changed. */
+            break;
+        case XENSHAPE__PKV_VM:
             for (i = 0; i < s->nr; i++)
-                if (!strncmp(path + 13, s->doms[i]->uuid, 36) &&
-                    (path[13 + 36] == '/' || !path[13 + 36]))
+                if (!strcmp(ev.uuid, s->doms[i]->uuid))
                     s->doms[i]->policy_dirty = true;
-        } else if (!strcmp(path, "/xenshape/vm")) {
+            break;
+        case XENSHAPE__PKV_ALL_VMS:
             for (i = 0; i < s->nr; i++)
                 s->doms[i]->policy_dirty = true;
+            break;
+        case XENSHAPE__PKV_ALL:
+            shaper_reload(s);
+            break;
+        case XENSHAPE__PKV_NONE:
+            break;
         }
         free(path);
         free(token);
