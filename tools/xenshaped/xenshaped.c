@@ -664,7 +664,18 @@ int main(int argc, char **argv)
     };
     static struct daemon dm;
     struct target size;
+    sigset_t hup;
     int c, rc;
+
+    /* SIGHUP is blocked before anything else: its default action ends
+     * the process, and an operator's reload arriving while the store
+     * opens (recovery may take a while) must not kill the daemon.  Held
+     * pending, it is read from run()'s signalfd as a reload.  SIGTERM
+     * keeps its default until then: stopping during start-up loses
+     * nothing. */
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    sigprocmask(SIG_BLOCK, &hup, NULL);
 
     dm.lg.vmessage = log_vmessage;
     dm.lg.progress = log_progress;
