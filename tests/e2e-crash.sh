@@ -4,9 +4,10 @@
 # everything back in and check every frame of every guest with the
 # simulated host's content check: 0 frames lost or corrupted.
 #
-# The simulated host is its own process and outlives every daemon, as Xen
-# outlives Dom0 processes; each new daemon re-attaches to the rings and
-# the store the dead one left.
+# XENSHAPE_CRASH_SEED seeds the kill times; the seed used is printed
+# first.  The simulated host is its own process and outlives every
+# daemon, as Xen outlives Dom0 processes; each new daemon re-attaches to
+# the rings and the store the dead one left.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
@@ -23,8 +24,13 @@ doms+=("$(sim_create g1 $frames 2 'hot:0.2:0.9,write=0.4')")
 doms+=("$(sim_create g2 $frames 2 'uniform,write=0.3,rate=50000')")
 doms+=("$(sim_create g3 $frames 1 'hot:0.5:0.7,write=0.5')")
 
-RANDOM=${XENSHAPE_CRASH_SEED:-$$}
-echo "crash test: $points kills, seed $RANDOM, guests ${doms[*]}"
+# The seed of the kill times, printed before the first one is drawn (echo
+# $RANDOM would print a draw, not the seed): XENSHAPE_CRASH_SEED=<seed>
+# replays the same sequence of kill times.
+seed=${XENSHAPE_CRASH_SEED:-$$}
+RANDOM=$seed
+echo "crash test: $points kills, seed $seed (XENSHAPE_CRASH_SEED=$seed" \
+    "replays the kill times), guests ${doms[*]}"
 kills_with_frames_out=0
 max_out=0
 for i in $(seq "$points"); do
