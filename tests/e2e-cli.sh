@@ -96,16 +96,30 @@ bad() {
 golden help "$BIN/xenshape" --help
 golden help-set "$BIN/xenshape" help set
 golden help-prefix "$BIN/xenshape" hel expl
+# The three man pages as `make man` makes them, each without a warning
+# from groff (-ww: all of them).
+for tool in tmux groff; do
+    command -v $tool >/dev/null ||
+        fail "$tool is missing: run tools/scripts/setup-deps.sh"
+done
 "$BIN/xenshape" --man >"$WORK/xenshape.1"
+tools/scripts/gen-daemon-man.sh "$BIN/xenshaped" >"$WORK/xenshaped.8"
+awk -v mode=man -f tools/scripts/gen-schema.awk \
+    xenstore-schema/xenshape.schema >"$WORK/xenshape-xenstore.7"
 grep -q '^\.TH XENSHAPE 1' "$WORK/xenshape.1" || fail "--man: no .TH"
 for c in $(sed -n 's/^  \([a-z]*\)  .*/\1/p' "$GOLDEN/cli-help.out"); do
     grep -q "^\\\\fB$c\\\\fR" "$WORK/xenshape.1" ||
         fail "--man lacks the command $c"
 done
-if command -v groff >/dev/null; then
-    groff -man -Tutf8 -ww -z "$WORK/xenshape.1" 2>"$WORK/groff.err"
-    [ ! -s "$WORK/groff.err" ] || fail "groff: $(cat "$WORK/groff.err")"
-fi
+grep -q -- '^\.B \\-P, \\-\\-shape' "$WORK/xenshaped.8" ||
+    fail "xenshaped.8 lacks --shape"
+grep -q '^\.B hibernate\\-now' "$WORK/xenshape-xenstore.7" ||
+    fail "xenshape-xenstore.7 lacks hibernate-now"
+for page in xenshape.1 xenshaped.8 xenshape-xenstore.7; do
+    groff -man -Tutf8 -ww -z "$WORK/$page" 2>"$WORK/groff.err"
+    [ ! -s "$WORK/groff.err" ] ||
+        fail "groff on $page: $(cat "$WORK/groff.err")"
+done
 
 # ---- a host, and policy written before the daemon runs ----------------------
 sim_start 96
