@@ -74,7 +74,7 @@ golden() {
         return 0
     fi
     diff -u "$GOLDEN/cli-$name.out" "$WORK/$name.out" >&2 ||
-        fail "xenshape $*: output differs from $GOLDEN/cli-$name.out"
+        fail "$*: output differs from $GOLDEN/cli-$name.out"
 }
 
 # bad EXPECTED-EXIT 'MESSAGE' ARGS...: xenshape ARGS fails with that exit
@@ -96,6 +96,7 @@ bad() {
 golden help "$BIN/xenshape" --help
 golden help-set "$BIN/xenshape" help set
 golden help-prefix "$BIN/xenshape" hel expl
+golden help-top "$BIN/xenshape" top --help
 # The three man pages as `make man` makes them, each without a warning
 # from groff (-ww: all of them).
 for tool in tmux groff; do

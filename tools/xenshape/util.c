@@ -17,8 +17,6 @@
 
 #include "xenshape_cli.h"
 
-extern bool cli_verbose;
-
 static xenshape__kv_handle *kv;
 static xentoollog_logger_stdiostream *logger;
 

@@ -18,7 +18,6 @@
 #include "xenshape_cli.h"
 
 struct cli_opts cli_opts = { .backend = "xen" };
-/* -v: the library's messages on stderr too. */
 bool cli_verbose;
 
 void cli_err(const char *fmt, ...)

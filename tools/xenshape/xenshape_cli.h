@@ -50,6 +50,8 @@ struct cli_opts {
     const char *sim_socket;
 };
 extern struct cli_opts cli_opts;
+/* -v: the library's messages on stderr too. */
+extern bool cli_verbose;
 
 /* Messages: "xenshape: ..." on stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
