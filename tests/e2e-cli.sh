@@ -2,7 +2,9 @@
 # e2e-cli.sh - the operator's command, xenshape, against a simulated host
 # and xenshaped --shape: every command, its output compared with golden
 # files in tests/golden/cli-*.out, every kind of bad argument with its
-# message and exit code, and top driven in a real terminal (tmux).
+# message and exit code, top driven in a real terminal (tmux), the man
+# pages linted, and a store failed by an injected I/O error as store
+# shows it.
 #
 # The domains are brought to states that do not move, so the golden
 # output can be compared whole: web is pinned (fully in), batch is
@@ -45,6 +47,9 @@ wait_until() {   # wait_until SECONDS WHAT COMMAND...
     fail "no $what after $secs s"
 }
 
+st_is_host() {   # st_is_host KEY VALUE
+    [ "$(kv_read "/xenshape/status/$1" 2>/dev/null)" = "$2" ]
+}
 st_is() {   # st_is DOMID KEY VALUE
     [ "$(kv_read "/local/domain/$1/xenshape/$2" 2>/dev/null)" = "$3" ]
 }
@@ -243,4 +248,21 @@ xsh explain batch | grep -q "relaunched: not a soaker" ||
     fail "explain batch: $(xsh explain batch)"
 
 kill -0 "$DAEMON_PID" || fail "the daemon died"
+
+# ---- a store that fails shows in store --------------------------------------
+# A clean stop pages everything in; the next daemon cannot submit a
+# single batch to its store, so hibernating web fails its first write.
+kill -TERM "$DAEMON_PID"
+rc=0
+wait "$DAEMON_PID" || rc=$?
+DAEMON_PID=
+[ "$rc" = 0 ] || fail "daemon exit status $rc"
+XENSHAPE_FAULTS="store.uring_submit:1:EIO:p" daemon_start --shape
+xsh hibernate web >/dev/null
+wait_until 60 "the store to fail" st_is_host store/state failed
+xsh store >"$WORK/store"
+grep -q "^  health *FAILED: an I/O error stopped evictions$" "$WORK/store" &&
+    grep -q "^  I/O errors *[1-9]" "$WORK/store" &&
+    grep -q "^  checksum failures *0$" "$WORK/store" ||
+    fail "store after an I/O error: $(cat "$WORK/store")"
 echo "cli: ok"
