@@ -150,6 +150,13 @@ golden set-prefix xsh se idle priority=200 min-starting=1M \
     min-operating=1M
 [ "$(kv_read "/xenshape/vm/$u1/threshold-high")" = 75% ] ||
     fail "threshold-high not written"
+# KEY= removes the key (back to its default); yes is written as 1.
+xsh set idle burst=1G >/dev/null
+xsh set idle burst= soaker=yes >/dev/null
+! kv_read "/xenshape/vm/$u3/burst" >/dev/null 2>&1 ||
+    fail "burst= did not remove the key"
+[ "$(kv_read "/xenshape/vm/$u3/soaker")" = 1 ] ||
+    fail "soaker=yes not written as 1"
 
 STORE_SIZE=64M daemon_start --shape
 wait_until 60 "web pinned and fully in" st_is 1 paged-frames 0

@@ -206,26 +206,39 @@ int cli_list_domains(struct cli_dom **doms_r, unsigned *nr_r)
     return all_domains(doms_r, nr_r, false);
 }
 
+/* arg as a domid: all digits, at most UINT32_MAX. */
+static bool as_domid(const char *arg, uint32_t *domid_r)
+{
+    unsigned long long v;
+    char *end;
+
+    if (!*arg || strspn(arg, "0123456789") != strlen(arg))
+        return false;
+    v = strtoull(arg, &end, 10);
+    if (v > UINT32_MAX)
+        return false;
+    *domid_r = (uint32_t)v;
+    return true;
+}
+
 int cli_find_domain(const char *arg, struct cli_dom *d_r)
 {
     struct cli_dom *doms = NULL;
     unsigned nr = 0, i;
-    const char *p;
+    uint32_t domid;
     int rc;
 
     rc = all_domains(&doms, &nr, true);
     if (rc)
         goto out;
-    /* A number is a domid first, as xl's find_domain has it. */
-    for (p = arg; *p >= '0' && *p <= '9'; p++)
-        ;
-    for (i = 0; i < nr && !*p && p != arg; i++)
-        if (doms[i].domid == strtoul(arg, NULL, 10))
-            break;
-    if (*p || p == arg || i == nr)
-        for (i = 0; i < nr; i++)
-            if (!strcmp(doms[i].name, arg))
-                break;
+    /* A number is a domid first, then a name, as xl's find_domain. */
+    i = nr;
+    if (as_domid(arg, &domid))
+        for (i = 0; i < nr && doms[i].domid != domid; i++)
+            ;
+    if (i == nr)
+        for (i = 0; i < nr && strcmp(doms[i].name, arg); i++)
+            ;
     if (i == nr) {
         cli_err("no such domain: '%s' (not a domid nor a name in "
                 "xenstore)", arg);
