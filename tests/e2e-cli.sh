@@ -176,6 +176,20 @@ golden store xsh store
 [ "$(xsh store | awk '/checksum failures/ {print $3}')" = 0 ] ||
     fail "checksum failures"
 
+# A value written past xenshape (as any xenstore-write can) is refused by
+# the daemon: explain says so, info shows it written but not in force.
+kv_write "/xenshape/vm/$u3/priority" abc
+wait_until 30 "the refusal of priority=abc" st_is 3 error \
+    'priority: not a number: "abc"'
+refused='Refused policy (the last valid values stay in force): '
+refused+='priority: not a number: "abc".'
+xsh explain idle | grep -qxF "$refused" ||
+    fail "explain idle: $(xsh explain idle)"
+xsh info idle | grep -q '^  priority  *abc  *200  *500$' ||
+    fail "info idle: $(xsh info idle)"
+xsh set idle priority=200 >/dev/null
+wait_until 30 "the refusal to clear" st_is 3 error ""
+
 # ---- every kind of bad argument ---------------------------------------------
 : >"$WORK/errors"
 bad 2 "no command given" 
