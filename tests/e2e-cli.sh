@@ -14,7 +14,8 @@
 # what cannot be the same twice is normalised: UUIDs, the daemon's
 # uptime in the decision log, the clock in top, the meters, the working
 # set and fault rate (the pinned web still runs), and the store's I/O
-# counters and slots (zero pages take none).  UPDATE_GOLDEN=1 rewrites the golden files instead.
+# counters and slots (zero pages take none).  UPDATE_GOLDEN=1 rewrites
+# the golden files instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
@@ -62,7 +63,8 @@ normalise() {
         -e 's/^\(  frames \(written\|read\) *\)[0-9]*$/\1<n>/' \
         -e 's/^\(  used *\)[0-9]* of/\1<n> of/' \
         -e 's/^Store: [0-9]* of/Store: <n> of/' \
-        -e 's/^\(  \(meter\/[a-z-]*\|usage-frames\|fault-rate\|bucket-level\) *\)[0-9]*$/\1<n>/' \
+        -e 's/^\(  \(meter\/[a-z-]*\|usage-frames\) *\)[0-9]*$/\1<n>/' \
+        -e 's/^\(  \(fault-rate\|bucket-level\) *\)[0-9]*$/\1<n>/' \
         -e 's/ \{1,\}[0-9]\{1,\} \{1,\}[0-9]\{1,\}$/ <usage> <faults>/'
 }
 
@@ -238,8 +240,11 @@ fi
     fail "a refused set wrote something"
 
 # ---- top in a real terminal, and in batch mode ------------------------------
-golden top-batch sh -c "'$BIN/xenshape' --sim-socket '$WORK/sim.sock' \
-    top -b -n 2 -d 0.1 | sed 's/^xenshape top - ..:..:..$/xenshape top - <time>/'"
+top_batch() {
+    xsh top -b -n 2 -d 0.1 |
+        sed 's/^xenshape top - ..:..:..$/xenshape top - <time>/'
+}
+golden top-batch top_batch
 tmux -S "$TMUX_SOCK" new-session -d -x 160 -y 30 \
     "'$BIN/xenshape' --sim-socket '$WORK/sim.sock' top -d 0.2"
 top_shows() {
@@ -256,7 +261,7 @@ top_gone() {
 }
 wait_until 5 "top to quit on q" top_gone
 
-# ---- changes reach the daemon --------------------------------------------------
+# ---- changes reach the daemon -----------------------------------------------
 golden unpin xsh unpin web
 golden resume xsh resume batch
 wait_until 60 "batch relaunched" st_is 2 policy/hibernate-now 0

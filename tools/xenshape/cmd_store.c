@@ -1,10 +1,10 @@
 /*
  * cmd_store.c - "xenshape store": the page store's usage and health and
  * the host's RAM, from the host status xenshaped --shape writes under
- * /xenshape/status (the store/ keys and the frame counts).  The store is the one
- * place a paged-out frame lives, so its health comes first: a failed
- * store (an I/O error stopped evictions) or any checksum failure is said
- * in words, not left in a counter.
+ * /xenshape/status (the store/ keys and the frame counts).  The store is
+ * the one place a paged-out frame lives, so its health comes first: a
+ * failed store (an I/O error stopped evictions) or any checksum failure
+ * is said in words, not left in a counter.
  */
 
 #include <stdlib.h>
