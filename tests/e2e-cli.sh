@@ -225,6 +225,7 @@ bad 2 "bad -d 'fast'" top -b -d fast
 bad 2 "bad -n '0'" top -b -n 0
 bad 2 "not a terminal: use -b" top
 bad 2 "unknown command 'nope'" help nope
+bad 2 "ambiguous command 's': could be set, soaker, store" help s
 bad 1 "cannot connect to the simulated host's xenstore at $WORK/nowhere" \
     --sim-socket "$WORK/nowhere" list
 sed -e "s|$WORK|<work>|g" "$WORK/errors" >"$WORK/errors.out"

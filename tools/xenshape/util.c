@@ -275,7 +275,7 @@ static int policy_txn(xenshape__kv_handle *h, xenshape__kv_txn t, void *arg)
     char path[XENSHAPE__KV_PATH_MAX], *val = NULL;
     size_t len;
     unsigned i;
-    bool fresh_dir;
+    bool fresh_dir, wrote = false;
     int r;
 
     r = xenshape__kv_read(h, t, w->dir, &val, &len);
@@ -305,14 +305,16 @@ static int policy_txn(xenshape__kv_handle *h, xenshape__kv_txn t, void *arg)
             r = xenshape__kv_set_perms(h, t, path, &n0, 1);
         if (r < 0)
             return r;
+        wrote = true;
     }
-    if (fresh_dir)
+    /* Only removals on a VM without policy: nothing was created. */
+    if (fresh_dir && wrote)
         return xenshape__kv_set_perms(h, t, w->dir, &n0, 1);
     return 0;
 }
 
 /* The VM's policy as written now, applied onto the defaults. */
-static int read_written(const struct cli_dom *d, xenshape__dompolicy *p)
+static void read_written(const struct cli_dom *d, xenshape__dompolicy *p)
 {
     xenshape__schema_kv in[XENSHAPE__SCHEMA_NR_VM];
     char *vals[XENSHAPE__SCHEMA_NR_VM] = { NULL };
@@ -335,7 +337,6 @@ static int read_written(const struct cli_dom *d, xenshape__dompolicy *p)
     xenshape__dompolicy_apply(p, in, n, XENSHAPE__APPLY_FULL);
     for (k = 0; k < n; k++)
         free(vals[k]);
-    return 0;
 }
 
 int cli_set_policy(const struct cmd_spec *c, const struct cli_dom *d,

@@ -254,11 +254,47 @@ static void man(FILE *f)
           ".BR xentop (1)\n", f);
 }
 
+/*
+ * The command name names: itself, else the only one it is a prefix of
+ * (as xl accepts).  NULL and the reason in why (n bytes), which lists the
+ * candidates of an ambiguous prefix.
+ */
+static const struct cmd_spec *lookup(const char *name, char *why, size_t n)
+{
+    const struct cmd_spec *c = cli_cmd(name), *match = NULL;
+    unsigned i, nr = 0;
+    bool first = true;
+    size_t o;
+
+    if (c)
+        return c;
+    for (i = 0; i < cmd_table_nr; i++)
+        if (!strncmp(cmd_table[i].name, name, strlen(name))) {
+            match = &cmd_table[i];
+            nr++;
+        }
+    if (nr == 1)
+        return match;
+    if (!nr) {
+        snprintf(why, n, "unknown command '%s'", name);
+        return NULL;
+    }
+    snprintf(why, n, "ambiguous command '%s': could be", name);
+    for (i = 0; i < cmd_table_nr; i++) {
+        if (strncmp(cmd_table[i].name, name, strlen(name)))
+            continue;
+        o = strlen(why);
+        snprintf(why + o, n - o, "%s %s", first ? "" : ",",
+                 cmd_table[i].name);
+        first = false;
+    }
+    return NULL;
+}
+
 int main_help(int argc, char **argv)
 {
-    const struct cmd_spec *self = cli_cmd("help");
-    unsigned i, nr = 0;
-    const struct cmd_spec *c = NULL;
+    const struct cmd_spec *self = cli_cmd("help"), *c;
+    char why[256];
 
     if (argc == 1) {
         usage(stdout);
@@ -266,50 +302,11 @@ int main_help(int argc, char **argv)
     }
     if (argc > 2)
         return cli_usage_error(self, "too many arguments");
-    for (i = 0; i < cmd_table_nr; i++)
-        if (!strncmp(cmd_table[i].name, argv[1], strlen(argv[1]))) {
-            c = &cmd_table[i];
-            if (!strcmp(c->name, argv[1])) {
-                nr = 1;
-                break;
-            }
-            nr++;
-        }
-    if (nr != 1)
-        return cli_usage_error(self, "%s command '%s'",
-                               nr ? "ambiguous" : "unknown", argv[1]);
+    c = lookup(argv[1], why, sizeof(why));
+    if (!c)
+        return cli_usage_error(self, "%s", why);
     cli_cmd_help(stdout, c);
     return EXIT_OK;
-}
-
-/* The command argv names: exact, else the only one it is a prefix of.
- * NULL after saying why. */
-static const struct cmd_spec *lookup(const char *name)
-{
-    const struct cmd_spec *c = cli_cmd(name);
-    const struct cmd_spec *match[16];
-    char list[256] = "";
-    unsigned i, nr = 0;
-
-    if (c)
-        return c;
-    for (i = 0; i < cmd_table_nr; i++)
-        if (!strncmp(cmd_table[i].name, name, strlen(name)) && nr < 16)
-            match[nr++] = &cmd_table[i];
-    if (nr == 1)
-        return match[0];
-    if (!nr) {
-        cli_err("unknown command '%s'; see 'xenshape --help'", name);
-        return NULL;
-    }
-    for (i = 0; i < nr; i++) {
-        size_t o = strlen(list);
-
-        snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "",
-                 match[i]->name);
-    }
-    cli_err("ambiguous command '%s': could be %s", name, list);
-    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -323,6 +320,7 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const struct cmd_spec *c;
+    char why[256];
     int opt;
 
     /* "+": options end at the command; its own come after it. */
@@ -366,9 +364,11 @@ int main(int argc, char **argv)
         cli_err("no command given; see 'xenshape --help'");
         return EXIT_USAGE;
     }
-    c = lookup(argv[optind]);
-    if (!c)
+    c = lookup(argv[optind], why, sizeof(why));
+    if (!c) {
+        cli_err("%s; see 'xenshape --help'", why);
         return EXIT_USAGE;
+    }
     argv[optind] = (char *)c->name;
     if (cli_want_help(c, argc - optind, argv + optind))
         return EXIT_OK;
