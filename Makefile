@@ -156,12 +156,37 @@ check-schema-docs: $(GEN)/xenstore-paths.md
 
 # ---- end of the generated block -----------------------------------------
 
+# ---- man pages -------------------------------------------------------------
+# Each generated from what it documents: xenshape(1) from the CLI's
+# command table (xenshape --man), xenshaped(8) from the daemon's --help
+# (tools/scripts/gen-daemon-man.sh), xenshape-xenstore(7) from the schema
+# (gen-schema.awk, mode man).  tests/e2e-cli.sh lints all three with
+# groff -ww.
+MAN := $(BUILD)/man
+MANPAGES := $(MAN)/xenshape.1 $(MAN)/xenshaped.8 $(MAN)/xenshape-xenstore.7
+
+$(MAN)/xenshape.1: $(BIN)/xenshape
+	@mkdir -p $(dir $@)
+	$< --man > $@.tmp
+	mv $@.tmp $@
+
+$(MAN)/xenshaped.8: $(BIN)/xenshaped tools/scripts/gen-daemon-man.sh
+	@mkdir -p $(dir $@)
+	tools/scripts/gen-daemon-man.sh $< > $@.tmp
+	mv $@.tmp $@
+
+$(MAN)/xenshape-xenstore.7: $(SCHEMA) $(GEN_SCHEMA)
+	@mkdir -p $(dir $@)
+	$(AWK) -v mode=man -f $(GEN_SCHEMA) $(SCHEMA) > $@.tmp
+	mv $@.tmp $@
+
 .PHONY: all lib progs tests check check-xen demo bench-datapath bench-policy \
-	clean distclean
+	clean distclean man
 all: lib progs tests
 lib: $(LIB_A) $(LIB_SO) $(LIB_PC)
 progs: $(PROGS)
 tests: $(TESTS)
+man: $(MANPAGES)
 
 # The default suite: every check binary, then the scripted end-to-end
 # tests (crash test).  Timings are never asserted.
@@ -202,14 +227,18 @@ distclean: clean
 # --prefix): the library (shared with its SONAME links, static, header,
 # pkg-config file), the daemon in sbin, the tools in bin, and the Dom0
 # init files: the systemd unit, the sysv init script and
-# /etc/default/xenshaped (kept if it exists: it is the operator's).
+# /etc/default/xenshaped (kept if it exists: it is the operator's), and
+# the man pages.
 INSTALL ?= install
 SYSTEMD_UNIT_DIR ?= /lib/systemd/system
 INSTALL_TOOLS := $(filter-out xenshaped bench,$(TOOL_DIRS))
 
 .PHONY: install
-install: all
+install: all man
 	$(INSTALL) -d $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man7 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8 \
 	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/sbin \
 	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) \
 	    $(DESTDIR)/etc/init.d $(DESTDIR)/etc/default
@@ -231,6 +260,10 @@ install: all
 	chmod 755 $(DESTDIR)/etc/init.d/xenshaped
 	[ -e $(DESTDIR)/etc/default/xenshaped ] || $(INSTALL) -m 644 \
 	    tools/init/xenshaped.default $(DESTDIR)/etc/default/xenshaped
+	$(INSTALL) -m 644 $(MAN)/xenshape.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	$(INSTALL) -m 644 $(MAN)/xenshape-xenstore.7 \
+	    $(DESTDIR)$(PREFIX)/share/man/man7/
+	$(INSTALL) -m 644 $(MAN)/xenshaped.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 # ---- sanitizers, valgrind and fuzzing ------------------------------------
 # check-asan: everything built with ASan and UBSan (nothing recovers) into

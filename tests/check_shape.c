@@ -520,8 +520,49 @@ static const struct row rows[] = {
                 .usage = UNKNOWN, .was = HIBERNATED, .paused_ago_s = 10,
                 .target = 512, .state = GROWING,
                 .actions = PREFETCH | UNPAUSE,
-                .reason = "=relaunched: no longer a soaker; prefetch to "
+                .reason = "=relaunched: not a soaker; prefetch to "
                           "512 MiB, then unpause" }},
+    },
+    {
+        /* hibernate-now=1 on a generic domain: paused and, with the
+         * default hibernate=store, paged fully out at once. */
+        .name = "hibernate-now=1 hibernates a generic domain at once",
+        .d = {{ .domid = 1, .pol = "hibernate-now=1", .presented = 4096,
+                .resident = 1000, .usage = 1000, .target = 0,
+                .state = HIBERNATED, .actions = PAUSE,
+                .reason = "=hibernated (store) on request: "
+                          "hibernate-now=1" }},
+    },
+    {
+        /* Held: a soaker that could relaunch long ago (7168 free, the
+         * hysteresis long past) stays hibernated while the key is 1,
+         * and asks for no RAM, so there is no contention. */
+        .name = "hibernate-now=1 holds a hibernated soaker",
+        .contention = NO,
+        .d = {{ .domid = 1, .pol = "soaker=1 hibernate-now=1 "
+                "hibernate=pause", .presented = 4096, .resident = 100,
+                .was = HIBERNATED, .paused_ago_s = 600, .target = 100,
+                .state = HIBERNATED,
+                .reason = "=hibernated (pause) on request: hibernate-now=1; "
+                          "keeps 100 MiB in RAM" }},
+    },
+    {
+        /* A pin wins over a hibernation asked for. */
+        .name = "pin=1 wins over hibernate-now=1",
+        .d = {{ .domid = 1, .pol = "pin=1 hibernate-now=1",
+                .presented = 1024, .resident = 1024, .usage = 10,
+                .target = 1024, .state = PINNED }},
+    },
+    {
+        /* hibernate-now back to 0 on a soaker paused by request 10 s
+         * ago: it paused itself by request, which sets no hysteresis
+         * (paused_ever stays as the engine left it: never). */
+        .name = "hibernate-now=0: a soaker held by request relaunches",
+        .d = {{ .domid = 1, .pol = "soaker=1", .presented = 4096,
+                .resident = 0, .was = HIBERNATED, .target = 640,
+                .state = GROWING, .actions = PREFETCH | UNPAUSE,
+                .reason = "=relaunched: min-starting 512 MiB free; "
+                          "prefetch to 640 MiB, then unpause" }},
     },
     {
         /* Input order must not matter: domids 9 and 3 with equal

@@ -1,8 +1,8 @@
 #!/bin/bash
 # e2e-install.sh - `make install` into a scratch root: the library with
 # its SONAME links, header and pkg-config file, the daemon and the tools,
-# the Dom0 init files pointing at the installed daemon; then the
-# installed daemon runs (--help) from there.
+# the Dom0 init files pointing at the installed daemon, the man pages;
+# then the installed daemon runs (--help) from there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +16,9 @@ for f in "$prefix/lib/libxenshape.so.1" "$prefix/lib/libxenshape.so" \
     "$prefix/lib/libxenshape.a" "$prefix/include/xenshape.h" \
     "$prefix/lib/pkgconfig/xenshape.pc" "$prefix/sbin/xenshaped" \
     /lib/systemd/system/xenshaped.service /etc/init.d/xenshaped \
-    /etc/default/xenshaped; do
+    /etc/default/xenshaped "$prefix/bin/xenshape" \
+    "$prefix/share/man/man1/xenshape.1" "$prefix/share/man/man8/xenshaped.8" \
+    "$prefix/share/man/man7/xenshape-xenstore.7"; do
     [ -e "$root$f" ] || fail "missing $f"
 done
 grep -q "ExecStart=$prefix/sbin/xenshaped " \

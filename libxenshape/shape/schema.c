@@ -614,6 +614,7 @@ static void vm_set(void *pol, const xenshape__schema_key *k,
     case XENSHAPE__KEY_VM_PRIORITY: p->priority = (unsigned)v->u; break;
     case XENSHAPE__KEY_VM_SOAKER: p->soaker = v->u; break;
     case XENSHAPE__KEY_VM_PIN: p->pin = v->u; break;
+    case XENSHAPE__KEY_VM_HIBERNATE_NOW: p->hibernate_now = v->u; break;
     case XENSHAPE__KEY_VM_THRESHOLD_MODE:
         p->threshold_mode = enum_is(k, v, "dynamic")
             ? XENSHAPE__THRESHOLD_DYNAMIC : XENSHAPE__THRESHOLD_STATIC;
@@ -647,6 +648,7 @@ static bool vm_get(const void *pol, const xenshape__schema_key *k,
     case XENSHAPE__KEY_VM_PRIORITY: v->u = p->priority; break;
     case XENSHAPE__KEY_VM_SOAKER: v->u = p->soaker; break;
     case XENSHAPE__KEY_VM_PIN: v->u = p->pin; break;
+    case XENSHAPE__KEY_VM_HIBERNATE_NOW: v->u = p->hibernate_now; break;
     case XENSHAPE__KEY_VM_THRESHOLD_MODE:
         v->u = enum_index(k, p->threshold_mode ==
                           XENSHAPE__THRESHOLD_DYNAMIC ? "dynamic" : "static");

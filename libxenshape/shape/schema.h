@@ -214,6 +214,7 @@ typedef struct xenshape__dompolicy {
     uint64_t min_operating_kib;
     uint64_t min_starting_kib;       /* >= min_operating_kib, always */
     enum xenshape__hibernate_mode hibernate;
+    bool hibernate_now;              /* hibernation asked for (CLI) */
 
     /* Why the last value written to each key was rejected; "" when it was
      * accepted.  unknown: the unknown keys of the last batch with any. */

@@ -58,6 +58,7 @@ struct work {
     bool step_limited, bucket_limited, squeezed;
     bool hibernated_now, relaunched, relaunch_partial, relaunch_aborted;
     bool relaunch_switch;            /* hibernated, no longer a soaker */
+    bool requested;                  /* held hibernated: hibernate-now=1 */
     bool hold_hysteresis;
     uint64_t hold_left_ms;
     bool pin_refused;
@@ -266,6 +267,25 @@ static void prepare(struct work *w, const xenshape__shape_host *host,
                                w->presented), w->min_op);
 }
 
+/*
+ * hibernate-now=1: an operator wants the domain hibernated, whatever its
+ * class.  It is paused at once (if it is not already) and held
+ * hibernated, its frames going out as the hibernate key says (tier d),
+ * and no relaunch is tried while the key stays 1.  Unlike a hibernation
+ * the engine decides, this one sets no hysteresis: the operator who asks
+ * for it and later for the resume knows what the cycle costs.
+ */
+static void hold(struct work *w)
+{
+    w->cls = CLS_HIBERNATED;
+    w->requested = true;
+    w->m.relaunching = false;
+    if (w->m.state != XENSHAPE__SHAPE_HIBERNATED) {
+        w->hibernated_now = true;
+        w->actions |= XENSHAPE__SHAPE_PAUSE;
+    }
+}
+
 /* The class, before pins are weighed. */
 static void classify(struct work *w)
 {
@@ -275,6 +295,8 @@ static void classify(struct work *w)
         w->cls = CLS_UNSUPPORTED;
     else if (w->pol->pin)
         w->cls = CLS_PINNED;
+    else if (w->pol->hibernate_now)
+        hold(w);
     else if (hibernated && w->pol->soaker)
         w->cls = CLS_HIBERNATED;
     else
@@ -395,7 +417,7 @@ static void tier_relaunch(struct work **h, unsigned n, uint64_t *R,
         bool eligible = w->m.relaunching || !w->m.paused_ever ||
                         since >= hold_ms;
 
-        if (w->hibernated_now)
+        if (w->hibernated_now || w->requested)
             continue;
         w->left = *R;
         if (eligible && *R >= w->min_start) {
@@ -568,7 +590,9 @@ static void explain_hibernated(struct work *w, struct text *t,
     SZ(minst, w->min_start);
     SZ(tgt, w->target);
 
-    if (w->hibernated_now)
+    if (w->requested)
+        put(t, "hibernated (%s) on request: hibernate-now=1", mode);
+    else if (w->hibernated_now)
         put(t, "hibernated (%s): %s left for it under contention, below "
             "min-operating %s", mode, left, minop);
     else if (w->relaunch_partial)
@@ -623,7 +647,7 @@ static void explain(struct work *w, char *buf, size_t n, unsigned hold_s)
             put(&t, "relaunched: min-starting %s free; prefetch to %s, then "
                 "unpause", minst, tgt);
         else if (w->relaunch_switch)
-            put(&t, "relaunched: no longer a soaker; prefetch to %s, then "
+            put(&t, "relaunched: not a soaker; prefetch to %s, then "
                 "unpause", tgt);
         else
             explain_running(w, &t);
@@ -729,7 +753,10 @@ int xenshape__shape_decide(const xenshape__shape_host *host,
             w->pin_refused = true;
             w->pin_left = sat_sub(avail, fixed);
             w->cls = CLS_GENERIC;
-            if (w->m.state == XENSHAPE__SHAPE_HIBERNATED && w->pol->soaker)
+            if (w->pol->hibernate_now)
+                hold(w);
+            else if (w->m.state == XENSHAPE__SHAPE_HIBERNATED &&
+                     w->pol->soaker)
                 w->cls = CLS_HIBERNATED;
             else if (w->pol->soaker)
                 w->cls = CLS_SOAKER;
@@ -748,7 +775,7 @@ int xenshape__shape_decide(const xenshape__shape_host *host,
             demand = sat_add(demand, all[i]->cls == CLS_GENERIC
                              ? all[i]->want
                              : min64(all[i]->min_op, all[i]->ceiling));
-        } else if (all[i]->cls == CLS_HIBERNATED) {
+        } else if (all[i]->cls == CLS_HIBERNATED && !all[i]->requested) {
             /* Paused for lack of RAM, it still needs its minimum. */
             demand = sat_add(demand, min64(all[i]->min_op, all[i]->ceiling));
         }

@@ -9,8 +9,10 @@
 # is the default one alone.
 set -euo pipefail
 
+# tmux and groff-base: tests/e2e-cli.sh drives xenshape top in a real
+# terminal and lints the man pages.
 pkgs=(build-essential pkg-config autoconf automake libxen-dev
-      libxxhash-dev liburing-dev check procps "$@")
+      libxxhash-dev liburing-dev check procps tmux groff-base "$@")
 
 missing=()
 for p in "${pkgs[@]}"; do

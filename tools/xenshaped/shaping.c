@@ -459,33 +459,95 @@ static void write_dom_status(struct shaper *s, struct sdom *d,
     commit_cache(&w, caches, lens);
 }
 
+/* The text of a store status key. */
+static void store_status(enum xenshape__key id, const xenshape_storestats *st,
+                         char *v, size_t n)
+{
+    uint64_t x = 0;
+
+    switch (id) {
+    case XENSHAPE__KEY_HSTATUS_STORE_SLOTS_TOTAL: x = st->slots_total; break;
+    case XENSHAPE__KEY_HSTATUS_STORE_SLOTS_USED: x = st->slots_used; break;
+    case XENSHAPE__KEY_HSTATUS_STORE_WRITES: x = st->writes; break;
+    case XENSHAPE__KEY_HSTATUS_STORE_READS: x = st->reads; break;
+    case XENSHAPE__KEY_HSTATUS_STORE_CHECKSUM_FAILURES:
+        x = st->checksum_failures;
+        break;
+    case XENSHAPE__KEY_HSTATUS_STORE_IO_ERRORS: x = st->io_errors; break;
+    case XENSHAPE__KEY_HSTATUS_STORE_STATE:
+        snprintf(v, n, "%s", st->failed ? "failed" : "ok");
+        return;
+    default:
+        break;
+    }
+    snprintf(v, n, "%" PRIu64, x);
+}
+
 static void write_host_status(struct shaper *s,
                               const xenshape__shape_summary *sum,
                               uint64_t free_frames)
 {
     static char paths[XENSHAPE__SCHEMA_NR_HSTATUS][XENSHAPE__SCHEMA_PATH_MAX];
-    static char written[XENSHAPE__SCHEMA_NR_HSTATUS][VALUE_MAX] = {
-        "\x01", "\x01", "\x01", "\x01", "\x01" };
+    static char written[XENSHAPE__SCHEMA_NR_HSTATUS][VALUE_MAX];
+    static bool written_init;
     char vals[XENSHAPE__SCHEMA_NR_HSTATUS][VALUE_MAX];
     char *caches[XENSHAPE__SCHEMA_NR_HSTATUS];
     size_t lens[XENSHAPE__SCHEMA_NR_HSTATUS];
     struct status_write w;
+    xenshape_storestats st;
+    bool have_store;
     unsigned k;
     int r;
 
     if (s->kv_lost)
         return;
+    /* \x01: never written, so the first write creates it with perms. */
+    if (!written_init) {
+        for (k = 0; k < XENSHAPE__SCHEMA_NR_HSTATUS; k++)
+            written[k][0] = '\x01';
+        written_init = true;
+    }
+    /* The store's health is the host's: an operator asks "is my store
+     * losing frames?" of xenstore, where the rest of the status is. */
+    have_store = !xenshape_store_stats(s->ctx, &st);
     memset(&w, 0, sizeof(w));
-    snprintf(vals[0], VALUE_MAX, "%" PRIu64, sum->available);
-    snprintf(vals[1], VALUE_MAX, "%" PRIu64, sum->assigned);
-    snprintf(vals[2], VALUE_MAX, "%" PRIu64, free_frames);
-    snprintf(vals[3], VALUE_MAX, "%d", sum->contention ? 1 : 0);
-    snprintf(vals[4], VALUE_MAX, "%s", s->host_error);
     for (k = 0; k < XENSHAPE__SCHEMA_NR_KEYS; k++) {
         const xenshape__schema_key *key = &xenshape__schema_keys[k];
+        char *v = vals[key->index];
 
         if (key->scope != XENSHAPE__SCOPE_HSTATUS)
             continue;
+        switch (key->id) {
+        case XENSHAPE__KEY_HSTATUS_AVAILABLE_FRAMES:
+            snprintf(v, VALUE_MAX, "%" PRIu64, sum->available);
+            break;
+        case XENSHAPE__KEY_HSTATUS_ASSIGNED_FRAMES:
+            snprintf(v, VALUE_MAX, "%" PRIu64, sum->assigned);
+            break;
+        case XENSHAPE__KEY_HSTATUS_FREE_FRAMES:
+            snprintf(v, VALUE_MAX, "%" PRIu64, free_frames);
+            break;
+        case XENSHAPE__KEY_HSTATUS_CONTENTION:
+            snprintf(v, VALUE_MAX, "%d", sum->contention ? 1 : 0);
+            break;
+        case XENSHAPE__KEY_HSTATUS_ERROR:
+            snprintf(v, VALUE_MAX, "%s", s->host_error);
+            break;
+        case XENSHAPE__KEY_HSTATUS_STORE_SLOTS_TOTAL:
+        case XENSHAPE__KEY_HSTATUS_STORE_SLOTS_USED:
+        case XENSHAPE__KEY_HSTATUS_STORE_WRITES:
+        case XENSHAPE__KEY_HSTATUS_STORE_READS:
+        case XENSHAPE__KEY_HSTATUS_STORE_CHECKSUM_FAILURES:
+        case XENSHAPE__KEY_HSTATUS_STORE_IO_ERRORS:
+        case XENSHAPE__KEY_HSTATUS_STORE_STATE:
+            if (!have_store)
+                continue;
+            store_status(key->id, &st, v, VALUE_MAX);
+            break;
+        default:
+            /* A key added to the schema that nothing here fills. */
+            continue;
+        }
         caches[w.n] = written[key->index];
         lens[w.n] = VALUE_MAX;
         queue(&w, paths, XENSHAPE__SCOPE_HSTATUS, NULL, key->name,
