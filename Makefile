@@ -168,7 +168,9 @@ tests: $(TESTS)
 check: all
 	tests/run-tests.sh $(TESTBIN)
 
+# The demo draws its pictures with gnuplot (tools/scripts/report.sh).
 demo: all
+	tools/scripts/setup-deps.sh gnuplot-nox
 	tools/scripts/demo.sh
 
 # The real-Xen lane: a paging-enabled Xen 4.17 built from Debian's source
@@ -224,6 +226,14 @@ install: all
 	chmod 755 $(DESTDIR)/etc/init.d/xenshaped
 	[ -e $(DESTDIR)/etc/default/xenshaped ] || $(INSTALL) -m 644 \
 	    tools/init/xenshaped.default $(DESTDIR)/etc/default/xenshaped
+
+# check-deb: the Debian packages (debian/, dh over `make install`) built
+# from a copy of the tree with dpkg-buildpackage and checked unpacked
+# (tests/e2e-deb.sh).  Not part of `make check`: it needs dpkg-dev and
+# debhelper (installed by setup-deps.sh) and rebuilds everything.
+.PHONY: check-deb
+check-deb:
+	tests/e2e-deb.sh
 
 # ---- sanitizers, valgrind and fuzzing ------------------------------------
 # check-asan: everything built with ASan and UBSan (nothing recovers) into
