@@ -128,6 +128,23 @@ done
 [ -n "$ok" ] || fail "the metrics disagree with the daemon: $why"
 echo "agree: status file, xenstore status and metrics for domains $d1 and $d2"
 
+# The pictures of `make demo` drawn from two of these files, when gnuplot
+# is there (make demo installs it; make check does not need it).
+if command -v gnuplot > /dev/null; then
+    mkdir "$WORK/report"
+    awk -v t=0 -f tools/scripts/prom-samples.awk "$WORK/prom" \
+        > "$WORK/report/samples.tsv"
+    awk -v t=1 -f tools/scripts/prom-samples.awk "$PROM" \
+        >> "$WORK/report/samples.tsv"
+    printf '0.5\tthreshold "1M"\n' > "$WORK/report/events.tsv"
+    tools/scripts/report.sh "$WORK/report" > /dev/null ||
+        fail "report.sh failed"
+    [ "$(head -c 8 "$WORK/report/xenshape.png" | od -An -tx1 | tr -d ' ')" \
+        = 89504e470d0a1a0a ] || fail "report.sh drew no PNG"
+    grep -q "<svg" "$WORK/report/xenshape.svg" || fail "report.sh drew no SVG"
+    echo "report: a PNG and an SVG of $(wc -l < "$WORK/report/samples.tsv") samples"
+fi
+
 kill -TERM "$DAEMON_PID"
 rc=0
 wait "$DAEMON_PID" || rc=$?

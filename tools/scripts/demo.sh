@@ -36,26 +36,8 @@ event() {
 record() {
     while sleep 1; do
         [ -f "$WORK/metrics.prom" ] || continue
-        awk -v t="$(now_s)" '
-        /^xenshape_domain_(resident|paged|max|target)_frames\{/ {
-            match($0, /domid="[0-9]+"/)
-            d = substr($0, RSTART + 7, RLENGTH - 8)
-            match($0, /name="([^"\\]|\\.)*"/)
-            nm = substr($0, RSTART + 6, RLENGTH - 7)
-            gsub(/[^A-Za-z0-9_.-]/, "_", nm)
-            f = $0
-            sub(/\{.*/, "", f)
-            sub(/^xenshape_domain_/, "", f)
-            sub(/_frames$/, "", f)
-            v[d, f] = $NF
-            name[d] = nm
-        }
-        END {
-            for (d in name)
-                printf "%s %s %s %d %d %d %d\n", t, d, name[d],
-                    v[d, "resident"], v[d, "paged"], v[d, "max"],
-                    ((d, "target") in v) ? v[d, "target"] : -1
-        }' "$WORK/metrics.prom" >> "$DATA/samples.tsv"
+        awk -v t="$(now_s)" -f tools/scripts/prom-samples.awk \
+            "$WORK/metrics.prom" >> "$DATA/samples.tsv"
     done
 }
 
