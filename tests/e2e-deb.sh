@@ -67,7 +67,7 @@ soname=$(objdump -p "$root/usr/lib/libxenshape.so.1.0.0" |
 # Its Requires.private (xentoollog, liburing, libxxhash) come from the
 # system, as libxenshape-dev's Depends bring them.
 PKG_CONFIG_PATH=$root/usr/lib/pkgconfig \
-    pkg-config --libs --cflags --variable=libdir xenshape > "$tmp/pc" 2>&1 ||
+    pkg-config --libs --cflags xenshape > "$tmp/pc" 2>&1 ||
     fail "xenshape.pc: $(cat "$tmp/pc")"
 grep -q -- "-lxenshape" "$tmp/pc" || fail "xenshape.pc: $(cat "$tmp/pc")"
 PKG_CONFIG_PATH=$root/usr/lib/pkgconfig pkg-config --variable=libdir \
