@@ -104,5 +104,6 @@ if [ -d "$src/tools/xenshape" ]; then
     "$root/usr/bin/xenshape" --help > /dev/null ||
         fail "the packaged xenshape does not run"
 fi
-echo "e2e-deb: ok ($(find "$root" -type f | wc -l) files in" \
-     "$(ls "$tmp"/*.deb | wc -l) packages)"
+echo "e2e-deb: ok ($(find "$root" -type f | wc -l) files in 4 packages;" \
+     "$(ls "$tmp"/*-dbgsym_*.deb 2>/dev/null | wc -l) debug-symbol packages" \
+     "besides)"
