@@ -193,7 +193,9 @@ man: $(MANPAGES)
 check: all
 	tests/run-tests.sh $(TESTBIN)
 
+# The demo draws its pictures with gnuplot (tools/scripts/report.sh).
 demo: all
+	tools/scripts/setup-deps.sh gnuplot-nox
 	tools/scripts/demo.sh
 
 # The daemon shaping a simulated host under domain churn for SOAK_SECONDS:
@@ -264,6 +266,14 @@ install: all man
 	$(INSTALL) -m 644 $(MAN)/xenshape-xenstore.7 \
 	    $(DESTDIR)$(PREFIX)/share/man/man7/
 	$(INSTALL) -m 644 $(MAN)/xenshaped.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+# check-deb: the Debian packages (debian/, dh over `make install`) built
+# from a copy of the tree with dpkg-buildpackage and checked unpacked
+# (tests/e2e-deb.sh).  Not part of `make check`: it needs dpkg-dev and
+# debhelper (installed by setup-deps.sh) and rebuilds everything.
+.PHONY: check-deb
+check-deb:
+	tests/e2e-deb.sh
 
 # ---- sanitizers, valgrind and fuzzing ------------------------------------
 # check-asan: everything built with ASan and UBSan (nothing recovers) into

@@ -945,6 +945,33 @@ uint64_t shaper_target(struct shaper *s, uint32_t domid)
     return d ? d->target : UINT64_MAX;
 }
 
+bool shaper_view(struct shaper *s, uint32_t domid, struct shaper_view *v_r)
+{
+    struct sdom *d = find(s, domid);
+
+    if (!d)
+        return false;
+    /* The same figures write_dom_status() puts in xenstore, so that
+     * the two never disagree by a rounding. */
+    v_r->ram_page_seconds = d->ram_ms / 1000;
+    v_r->store_page_seconds = d->store_ms / 1000;
+    v_r->pageins = d->pageins;
+    v_r->have_state = d->memo.valid;
+    v_r->state = xenshape__shape_state_name(d->memo.state);
+    return true;
+}
+
+const char *const *shaper_state_names(unsigned *nr_r)
+{
+    static const char *names[XENSHAPE__SHAPE_UNSUPPORTED + 1];
+    unsigned i;
+
+    for (i = 0; i < XENSHAPE__ARRAY_SIZE(names); i++)
+        names[i] = xenshape__shape_state_name(i);
+    *nr_r = XENSHAPE__ARRAY_SIZE(names);
+    return names;
+}
+
 void shaper_resume_all(struct shaper *s)
 {
     unsigned i;

@@ -48,6 +48,21 @@ void shaper_tick(struct shaper *s, const xenshape_dominfo *list,
 /* The target the shaper last gave domid, or UINT64_MAX (none yet). */
 uint64_t shaper_target(struct shaper *s, uint32_t domid);
 
+/* What the shaper keeps about a domain, for the metrics file: its
+ * meters (as in its status keys under meter/) and its state. */
+struct shaper_view {
+    uint64_t ram_page_seconds, store_page_seconds, pageins;
+    bool have_state;                 /* false: no decision yet */
+    const char *state;               /* "running", ...: static */
+};
+
+/* false if the shaper does not know domid (yet). */
+bool shaper_view(struct shaper *s, uint32_t domid, struct shaper_view *v_r);
+
+/* Every word the status key "state" can take, for a labelled gauge:
+ * *nr_r of them, static. */
+const char *const *shaper_state_names(unsigned *nr_r);
+
 /* Stopping: unpause every domain the shaper hibernated (after the
  * caller paged everything back in). */
 void shaper_resume_all(struct shaper *s);

@@ -35,6 +35,7 @@
 
 #include <xenshape.h>
 
+#include "metrics.h"
 #include "shaping.h"
 
 #define TICK_MS 100
@@ -56,12 +57,13 @@ struct daemon {
     bool use_syslog, use_stderr;
 
     const char *backend, *sim_socket, *store, *state_dir, *config,
-        *status_path;
+        *status_path, *metrics_path;
     uint64_t store_size;
     int stop_timeout_ms, status_ms;
     unsigned observe;                /* XENSHAPE_OBSERVE_* allowed */
     bool shape;                      /* --shape: targets from xenstore */
     struct shaper *shaper;
+    struct metrics *metrics;         /* --metrics-file, or NULL */
     struct target cmdline[MAX_TARGETS], config_targets[MAX_TARGETS];
     unsigned nr_cmdline, nr_config;
     /* Domains we could not attach: retried only now and then.  Those
@@ -306,25 +308,37 @@ static int find_skipped(struct daemon *dm, uint32_t domid)
     return -1;
 }
 
+/*
+ * The status file and the metrics file, from one set of calls: the two
+ * say the same of one tick (the metrics file also carries time=).  Each
+ * is written beside its name and renamed over it, so that a reader never
+ * sees half of one.
+ */
 static void write_status(struct daemon *dm, const xenshape_dominfo *list,
                          unsigned nr)
 {
     char tmp[PATH_MAX];
     uint64_t total = 0, fr = 0;
     xenshape_storestats ss;
+    long long now = (long long)time(NULL);
+    bool have_ss;
     unsigned i;
-    FILE *f;
+    FILE *f = NULL;
 
-    if (!dm->status_path)
+    if (!dm->status_path && !dm->metrics)
         return;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", dm->status_path);
-    f = fopen(tmp, "we");
-    if (!f)
-        return;
+    if (dm->status_path) {
+        snprintf(tmp, sizeof(tmp), "%s.tmp", dm->status_path);
+        f = fopen(tmp, "we");
+    }
     xenshape_host_info(dm->ctx, &total, &fr);
-    fprintf(f, "time=%lld host_frames=%" PRIu64 " host_free=%" PRIu64 "\n",
-            (long long)time(NULL), total, fr);
-    if (!xenshape_store_stats(dm->ctx, &ss))
+    have_ss = !xenshape_store_stats(dm->ctx, &ss);
+    if (dm->metrics)
+        metrics_begin(dm->metrics, now, total, fr, have_ss ? &ss : NULL);
+    if (f)
+        fprintf(f, "time=%lld host_frames=%" PRIu64 " host_free=%" PRIu64
+                "\n", now, total, fr);
+    if (f && have_ss)
         fprintf(f, "store slots_used=%" PRIu64 " slots_total=%" PRIu64
                 " records_used=%" PRIu64 " zero=%" PRIu64 " dedup=%" PRIu64
                 " checksum_failures=%" PRIu64 " io_errors=%" PRIu64
@@ -336,28 +350,43 @@ static void write_status(struct daemon *dm, const xenshape_dominfo *list,
         int k = find_skipped(dm, list[i].domid);
 
         if (k >= 0 && dm->skipped[k].balloon) {
-            fprintf(f, "domain %u mode=balloon ram=%" PRIu64 " store=0 max=%"
-                    PRIu64 " target=%" PRId64 " error=paging-unsupported\n",
-                    list[i].domid, list[i].tot_pages, list[i].max_pages,
-                    dm->skipped[k].ballooned == UINT64_MAX ? (int64_t)-1 :
-                    (int64_t)dm->skipped[k].ballooned);
+            if (f)
+                fprintf(f, "domain %u mode=balloon ram=%" PRIu64 " store=0 "
+                        "max=%" PRIu64 " target=%" PRId64
+                        " error=paging-unsupported\n",
+                        list[i].domid, list[i].tot_pages, list[i].max_pages,
+                        dm->skipped[k].ballooned == UINT64_MAX ?
+                        (int64_t)-1 : (int64_t)dm->skipped[k].ballooned);
+            if (dm->metrics)
+                metrics_domain(dm->metrics, &list[i], NULL,
+                               dm->skipped[k].ballooned, dm->shaper);
             continue;
         }
         if (xenshape_domain_stats(dm->ctx, list[i].domid, &st))
             continue;
-        fprintf(f, "domain %u mode=paging ram=%" PRIu64 " store=%" PRIu64 " max=%"
-                PRIu64 " target=%" PRId64 " faults=%" PRIu64 " evicted=%"
-                PRIu64 " loaded=%" PRIu64 " corrupt=%" PRIu64 " lost=%"
-                PRIu64 " observe=%s observed=%" PRIu64 " error=%s\n",
-                list[i].domid, st.tot_pages,
-                st.held_pages, st.max_pages,
-                st.target_pages == UINT64_MAX ? (int64_t)-1 :
-                (int64_t)st.target_pages, st.faults, st.evicted, st.loaded,
-                st.corrupt, st.lost, observe_name(st.observe), st.observed,
-                st.error ? xenshape_errname(st.error) : "none");
+        if (f)
+            fprintf(f, "domain %u mode=paging ram=%" PRIu64 " store=%" PRIu64
+                    " max=%" PRIu64 " target=%" PRId64 " faults=%" PRIu64
+                    " evicted=%" PRIu64 " loaded=%" PRIu64 " corrupt=%"
+                    PRIu64 " lost=%" PRIu64 " observe=%s observed=%" PRIu64
+                    " error=%s\n",
+                    list[i].domid, st.tot_pages,
+                    st.held_pages, st.max_pages,
+                    st.target_pages == UINT64_MAX ? (int64_t)-1 :
+                    (int64_t)st.target_pages, st.faults, st.evicted,
+                    st.loaded, st.corrupt, st.lost, observe_name(st.observe),
+                    st.observed,
+                    st.error ? xenshape_errname(st.error) : "none");
+        if (dm->metrics)
+            metrics_domain(dm->metrics, &list[i], &st, st.target_pages,
+                           dm->shaper);
     }
-    fclose(f);
-    rename(tmp, dm->status_path);
+    if (dm->metrics)
+        metrics_commit(dm->metrics);
+    if (f) {
+        fclose(f);
+        rename(tmp, dm->status_path);
+    }
 }
 
 /* Forget domains that are gone. */
@@ -626,6 +655,11 @@ static void usage(FILE *f)
 "                           domain's memory); repeatable, beats --config\n"
 "  -o, --status FILE        write per-domain figures here every interval\n"
 "  -i, --status-ms N        status interval in ms (1000)\n"
+"  -M, --metrics-file FILE  write the figures of the status file and the\n"
+"                           shaping meters here every status interval, in\n"
+"                           the Prometheus text format (node_exporter's\n"
+"                           textfile collector: FILE ending in .prom);\n"
+"                           default: $XENSHAPED_METRICS_FILE if set\n"
 "  -T, --stop-timeout N     ms allowed to page everything in on SIGTERM\n"
 "                           (60000)\n"
 "  -O, --observe MODE       how page selection learns about resident\n"
@@ -654,6 +688,7 @@ int main(int argc, char **argv)
         { "target", required_argument, NULL, 't' },
         { "status", required_argument, NULL, 'o' },
         { "status-ms", required_argument, NULL, 'i' },
+        { "metrics-file", required_argument, NULL, 'M' },
         { "stop-timeout", required_argument, NULL, 'T' },
         { "observe", required_argument, NULL, 'O' },
         { "shape", no_argument, NULL, 'P' },
@@ -663,6 +698,7 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     static struct daemon dm;
+    const char *kv_arg;
     struct target size;
     sigset_t hup;
     int c, rc;
@@ -687,7 +723,7 @@ int main(int argc, char **argv)
     dm.observe = XENSHAPE_OBSERVE_LOGDIRTY;
     dm.status_ms = 1000;
 
-    while ((c = getopt_long(argc, argv, "b:S:s:z:d:c:t:o:i:T:O:PFvh", opts,
+    while ((c = getopt_long(argc, argv, "b:S:s:z:d:c:t:o:i:M:T:O:PFvh", opts,
                             NULL)) != -1) {
         switch (c) {
         case 'b': dm.backend = optarg; break;
@@ -713,6 +749,7 @@ int main(int argc, char **argv)
             dm.nr_cmdline++;
             break;
         case 'o': dm.status_path = optarg; break;
+        case 'M': dm.metrics_path = optarg; break;
         case 'i':
             dm.status_ms = atoi(optarg);
             if (dm.status_ms < TICK_MS) {
@@ -752,6 +789,14 @@ int main(int argc, char **argv)
                 argv[optind]);
         return 2;
     }
+    /* The init files pass /etc/default/xenshaped in the environment:
+     * an empty value there means no metrics file. */
+    if (!dm.metrics_path) {
+        const char *e = getenv("XENSHAPED_METRICS_FILE");
+
+        if (e && *e)
+            dm.metrics_path = e;
+    }
     if (!dm.store) {
         fprintf(stderr, "xenshaped: --store is required\n");
         return 2;
@@ -779,20 +824,32 @@ int main(int argc, char **argv)
         xenshape_ctx_free(dm.ctx);
         return 1;
     }
+    /* The simulated host serves its xenstore on its socket. */
+    kv_arg = strcmp(dm.backend, "sim") ? NULL : dm.sim_socket ?
+        dm.sim_socket : "/run/xenshape/simhost.sock";
+    if (dm.metrics_path) {
+        rc = metrics_open(&dm.metrics, dm.metrics_path, &dm.lg, dm.backend,
+                          kv_arg);
+        if (rc) {
+            fprintf(stderr, "xenshaped: cannot keep metrics: %s\n",
+                    xenshape_strerror(rc));
+            xenshape_ctx_free(dm.ctx);
+            return 1;
+        }
+    }
     if (dm.shape) {
-        /* The simulated host serves its xenstore on its socket. */
-        rc = shaper_open(&dm.shaper, dm.ctx, &dm.lg, dm.backend,
-                         strcmp(dm.backend, "sim") ? NULL : dm.sim_socket ?
-                         dm.sim_socket : "/run/xenshape/simhost.sock");
+        rc = shaper_open(&dm.shaper, dm.ctx, &dm.lg, dm.backend, kv_arg);
         if (rc) {
             fprintf(stderr, "xenshaped: cannot shape: xenstore: %s\n",
                     xenshape_strerror(rc));
+            metrics_close(dm.metrics);
             xenshape_ctx_free(dm.ctx);
             return 1;
         }
     }
     rc = run(&dm);
     shaper_close(dm.shaper);
+    metrics_close(dm.metrics);
     xenshape_ctx_free(dm.ctx);
     closelog();
     return rc;
