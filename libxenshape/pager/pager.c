@@ -41,6 +41,7 @@
 #include <xxhash.h>
 
 #include "pager/pager.h"
+#include "select/observe.h"
 
 #define RING_THREAD_RETRY_MS 2
 
@@ -1427,7 +1428,18 @@ int xenshape_domain_usage(xenshape_ctx *ctx, uint32_t domid,
     if (!d)
         return XENSHAPE_ESRCH;
     pthread_mutex_lock(&d->lock);
-    *frames_r = d->ref_count;
+    if (d->obs && d->idle_snap)
+        /* First touches are sampled, a small share of the frames each
+         * second, so what they show is far below what the guest uses.
+         * What n2rwx does tell for sure is which frames were NOT used:
+         * armed a whole interval and still armed.  Every other resident
+         * frame counts as used, and so does every frame faulted in: an
+         * estimate from above, so that a guest is not shrunk below what
+         * it touches. */
+        *frames_r = xenshape__observe_usage(d->obs, d->idle_snap,
+                                            d->ref_bm);
+    else
+        *frames_r = d->ref_count;
     memset(d->ref_bm, 0, (d->nr_gfns + 63) / 64 * sizeof(*d->ref_bm));
     d->ref_count = 0;
     pthread_mutex_unlock(&d->lock);

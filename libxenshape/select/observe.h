@@ -108,6 +108,17 @@ uint64_t xenshape__observe_dirty(xenshape__observe *o, const uint64_t *bitmap,
 void xenshape__observe_disarm(xenshape__observe *o, uint64_t gfn);
 
 bool xenshape__observe_armed(const xenshape__observe *o, uint64_t gfn);
+
+/*
+ * The frames a guest may have used since the last call, from above: every
+ * resident frame but those known idle (armed then, in snap, a bitmap of
+ * nr_frames bits the caller keeps, zero at first, and armed still, so no
+ * access raised an event in between), and every frame of ref (a bitmap
+ * of frames seen used: faults) that is not resident now.  snap becomes
+ * the armed set of now.  At most nr_frames.  O(nr_frames / 64).
+ */
+uint64_t xenshape__observe_usage(const xenshape__observe *o, uint64_t *snap,
+                                 const uint64_t *ref);
 bool xenshape__observe_resident(const xenshape__observe *o, uint64_t gfn);
 uint64_t xenshape__observe_nr_resident(const xenshape__observe *o);
 
