@@ -58,6 +58,8 @@ struct work {
     bool step_limited, bucket_limited, squeezed;
     bool hibernated_now, relaunched, relaunch_partial, relaunch_aborted;
     bool relaunch_switch;            /* hibernated, no longer a soaker */
+    bool fault_recent;               /* faulted within FAULT_HOLD_MS */
+    bool held_fault, held_deadband;  /* a page-out for lack of usage held */
     bool hold_hysteresis;
     uint64_t hold_left_ms;
     bool pin_refused;
@@ -215,6 +217,13 @@ static void prepare(struct work *w, const xenshape__shape_host *host,
         w->m.prev_resident = in->resident;
         w->m.target = in->resident;
     }
+    if (in->faults) {
+        w->m.faulted = true;
+        w->m.last_fault_ms = host->now_ms;
+    }
+    w->fault_recent = w->m.faulted &&
+        host->now_ms - min64(w->m.last_fault_ms, host->now_ms) <
+        XENSHAPE__SHAPE_FAULT_HOLD_MS;
     w->prio = pol->priority < 1 ? 1
             : pol->priority > PRIO_FULL ? PRIO_FULL : pol->priority;
     w->resident = in->resident;
@@ -289,7 +298,24 @@ static void wish(struct work *w)
     if (w->cls == CLS_SOAKER) {
         w->raw = w->ceiling;
     } else if (w->usage_known) {
-        w->raw = min64(w->ceiling, sat_add(w->usage, w->headroom));
+        uint64_t need = sat_add(w->usage, w->headroom);
+
+        w->raw = min64(w->ceiling, need);
+        /* Paging out for lack of usage, not for a threshold: a domain
+         * that faults needs what it paged in (its usage lags behind),
+         * and a small difference is the estimate's noise, whose
+         * page-out would only come back as faults. */
+        if (need < w->resident && w->raw < w->resident) {
+            uint64_t keep = min64(w->resident, w->ceiling);
+
+            if (w->fault_recent) {
+                w->held_fault = keep > w->raw;
+                w->raw = keep;
+            } else if (w->resident - need < w->resident / 16) {
+                w->held_deadband = keep > w->raw;
+                w->raw = keep;
+            }
+        }
     } else {
         /* Nothing measured: hold, but a relaunched domain needs room to
          * start. */
@@ -527,6 +553,13 @@ static void explain_running(struct work *w, struct text *t)
     } else if (w->uncapped) {
         clause(t, &first);
         put(t, "usage %s below threshold %s", usage, low);
+    } else if (w->cls == CLS_GENERIC && w->held_fault) {
+        clause(t, &first);
+        put(t, "usage %s, but it faulted in the last %u s", usage,
+            XENSHAPE__SHAPE_FAULT_HOLD_MS / 1000);
+    } else if (w->cls == CLS_GENERIC && w->held_deadband) {
+        clause(t, &first);
+        put(t, "usage %s, within 1/16 of its RAM", usage);
     } else if (w->cls == CLS_GENERIC) {
         clause(t, &first);
         put(t, "usage %s, wants %s", usage, raw);
