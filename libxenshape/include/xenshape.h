@@ -214,8 +214,8 @@ int xenshape_domain_stats(xenshape_ctx *ctx, uint32_t domid,
  * frames referenced since the previous call (or the attach).  Starts a
  * new count.  With n2rwx sampling (xenshape_ctx_set_observe) an estimate
  * from above: every resident frame but those known idle (armed since the
- * previous call and never touched), plus the frames faulted in that are
- * no longer resident.  Otherwise a lower bound: the frames faulted in and
+ * call before the previous one and never touched), plus the frames
+ * faulted in that are no longer resident.  Otherwise a lower bound: the frames faulted in and
  * the resident frames seen written by log-dirty, which a domain shrunk
  * below its real working set makes up for in faults.
  */

@@ -1428,11 +1428,11 @@ int xenshape_domain_usage(xenshape_ctx *ctx, uint32_t domid,
     if (!d)
         return XENSHAPE_ESRCH;
     pthread_mutex_lock(&d->lock);
-    if (d->obs && d->idle_snap)
+    if (d->obs && d->idle_snap[0])
         /* First touches are sampled, a small share of the frames each
          * second, so what they show is far below what the guest uses.
          * What n2rwx does tell for sure is which frames were NOT used:
-         * armed a whole interval and still armed.  Every other resident
+         * armed two whole intervals and still armed.  Every other resident
          * frame counts as used, and so does every frame faulted in: an
          * estimate from above, so that a guest is not shrunk below what
          * it touches. */

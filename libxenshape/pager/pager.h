@@ -82,8 +82,9 @@ typedef struct xenshape__dom {
      * per gfn, and how many are set. */
     uint64_t *ref_bm;
     uint64_t ref_count;
-    /* n2rwx only: the frames armed at the last xenshape_domain_usage(). */
-    uint64_t *idle_snap;
+    /* n2rwx only: the frames armed at the last two
+     * xenshape_domain_usage() calls, newest first (one allocation). */
+    uint64_t *idle_snap[2];
 
     xenshape_domstats st;
     void *pagein_buf;                /* ring thread's 4 KiB buffer */

@@ -200,15 +200,17 @@ void xenshape__observe_disarm(xenshape__observe *o, uint64_t gfn)
         bit_clear(o->armed, gfn);
 }
 
-uint64_t xenshape__observe_usage(const xenshape__observe *o, uint64_t *snap,
-                                 const uint64_t *ref)
+uint64_t xenshape__observe_usage(const xenshape__observe *o,
+                                 uint64_t *snap[2], const uint64_t *ref)
 {
-    uint64_t words = (o->nr + 63) / 64, i, n = 0;
+    uint64_t words = (o->nr + 63) / 64, i, n = 0, idle;
 
     for (i = 0; i < words; i++) {
-        n += (uint64_t)__builtin_popcountll(
-            (o->res[i] & ~(o->armed[i] & snap[i])) | (ref[i] & ~o->res[i]));
-        snap[i] = o->armed[i];
+        idle = o->armed[i] & snap[0][i] & snap[1][i];
+        n += (uint64_t)__builtin_popcountll((o->res[i] & ~idle) |
+                                            (ref[i] & ~o->res[i]));
+        snap[1][i] = snap[0][i];
+        snap[0][i] = o->armed[i];
     }
     return n;
 }

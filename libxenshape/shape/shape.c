@@ -51,6 +51,7 @@ struct work {
     uint64_t min_op, min_start;
     uint64_t raw;                    /* its wish */
     uint64_t want;                   /* its wish, paced */
+    uint64_t proj;                   /* faulting: wanted beyond want */
     uint64_t target;
     unsigned actions;
     uint64_t left;                   /* R when its tier reached it */
@@ -300,6 +301,19 @@ static void wish(struct work *w)
     } else if (w->usage_known) {
         uint64_t need = sat_add(w->usage, w->headroom);
 
+        /* A domain that faults is short of RAM: it keeps all it holds
+         * (a guest that waits on faults touches less, so its usage
+         * understates what it needs) and, at the rate it pages in, it
+         * will need what it faulted last interval more by the next
+         * decision: its projection.  Granted now, soakers give way
+         * before it has to wait for free RAM, not after.  But only
+         * their growth: a projection is a guess, and never costs a
+         * soaker its minimum (tier_projection). */
+        if (w->in->faults) {
+            need = max64(need, w->resident);
+            w->proj = min64(w->in->faults, w->presented);
+        }
+
         w->raw = min64(w->ceiling, need);
         /* Paging out for lack of usage, not for a threshold: a domain
          * that faults needs what it paged in (its usage lags behind),
@@ -326,9 +340,15 @@ static void wish(struct work *w)
     if (w->raw < w->resident) {
         w->want = max64(w->raw, sat_sub(w->resident, w->step));
         w->step_limited = w->want > w->raw;
+        w->proj = 0;                 /* capped below what it holds */
     } else {
+        uint64_t full = min64(sat_add(w->raw, w->proj), w->ceiling);
+
         w->want = min64(w->raw, w->hi);
-        w->bucket_limited = w->raw > w->hi;
+        w->bucket_limited = full > w->hi;
+        /* The projection, within the same ceiling and allowance. */
+        w->proj = sat_sub(min64(full, w->hi), w->want);
+        w->raw = full;
     }
 }
 
@@ -468,6 +488,25 @@ static void tier_paused(struct work **h, unsigned n, uint64_t *R)
     }
 }
 
+/* Between tiers d and e: generic domains' projections (see wish()),
+ * served before soakers grow, never at the cost of a soaker's minimum;
+ * in priority order. */
+static void tier_projection(struct work **g, unsigned n, uint64_t *R)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        struct work *w = g[i];
+        uint64_t extra;
+
+        if (!w->proj || w->target < w->want)
+            continue;
+        extra = min64(w->proj, *R);
+        w->target += extra;
+        *R -= extra;
+    }
+}
+
 /* Tier e: running soakers grow into what is left. */
 static void tier_soaker_grow(struct work **s, unsigned n, uint64_t *R)
 {
@@ -553,6 +592,11 @@ static void explain_running(struct work *w, struct text *t)
     } else if (w->uncapped) {
         clause(t, &first);
         put(t, "usage %s below threshold %s", usage, low);
+    } else if (w->cls == CLS_GENERIC && w->in->faults) {
+        SZ(faulted, w->in->faults);
+
+        clause(t, &first);
+        put(t, "usage %s, faulted %s: wants %s", usage, faulted, raw);
     } else if (w->cls == CLS_GENERIC && w->held_fault) {
         clause(t, &first);
         put(t, "usage %s, but it faulted in the last %u s", usage,
@@ -585,7 +629,7 @@ static void explain_running(struct work *w, struct text *t)
         clause(t, &first);
         put(t, "step %s", step);
     }
-    if (w->bucket_limited && w->target == w->want) {
+    if (w->bucket_limited && w->target >= w->want) {
         clause(t, &first);
         put(t, "bucket full");
     }
@@ -796,6 +840,8 @@ int xenshape__shape_decide(const xenshape__shape_host *host,
     tier_relaunch(sel, n, &R, host->now_ms, hold_ms);
     n = pick(all, nr, CLS_HIBERNATED, sel, by_prio);
     tier_paused(sel, n, &R);
+    n = pick(all, nr, CLS_GENERIC, sel, by_prio);
+    tier_projection(sel, n, &R);
     n = pick(all, nr, CLS_SOAKER, sel, by_prio);
     tier_soaker_grow(sel, n, &R);
 
