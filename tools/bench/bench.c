@@ -96,7 +96,13 @@ static void bench_log(xentoollog_logger *lg, xentoollog_level level,
                       int errnoval, const char *context, const char *format,
                       va_list al)
 {
-    if (level < XTL_WARN)
+    static int verbose = -1;
+
+    /* BENCH_VERBOSE=1 shows the library's and the shaper's information
+     * too (each shaping decision, with its reason). */
+    if (verbose < 0)
+        verbose = getenv("BENCH_VERBOSE") != NULL;
+    if (level < (verbose ? XTL_INFO : XTL_WARN))
         return;
     vfprintf(stderr, format, al);
     fputc('\n', stderr);

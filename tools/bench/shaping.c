@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -196,9 +197,18 @@ static void rig_tick(struct rig *r)
     struct timespec ts;
     unsigned nr = 0, i;
     uint64_t ms;
+    int fd;
 
     if (!r->ctx)
         return;
+    /* Policy changes, as the daemon's poll loop hands them over. */
+    fd = shaper_watch_fd(r->shaper);
+    if (fd >= 0) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+        if (poll(&pfd, 1, 0) > 0)
+            shaper_watch_events(r->shaper);
+    }
     if (xenshape_domain_list(r->ctx, &list, &nr))
         return;
     for (i = 0; i < nr && i < XENSHAPE__SIM_MAX_DOMS; i++) {
@@ -700,14 +710,23 @@ static int soaker(const char *dir, uint64_t frames)
     while (elapsed() < t0 + 30.0) {
         xenshape__sim_dom_stats st = vm_stats(&shaped, &s2);
 
-        if (st.pause_count > 0 || st.tot_pages <= min_op) {
+        /* At its minimum: within 1/32 of it, as the soaker keeps
+         * faulting back what the pager evicts down to its target. */
+        if (shrink < 0 && (st.pause_count > 0 ||
+                           st.tot_pages <= min_op + min_op / 32)) {
             shrink = elapsed() - t0;
-            break;
+            note("low-priority soaker %s after %.2f s", st.pause_count ?
+                 "paused" : "at min-operating", shrink);
         }
+        /* The guest stays heavy until the soaker is paused. */
+        if (st.pause_count > 0)
+            break;
         tick(&shaped);
     }
-    note("low-priority soaker %s after %.2f s", shrink < 0 ? "still running"
-         : paused(&shaped, &s2) ? "paused" : "at min-operating", shrink);
+    note("low-priority soaker %s after %.2f s: guest %" PRIu64 ", soakers %"
+         PRIu64 " + %" PRIu64, paused(&shaped, &s2) ? "paused" :
+         "still running", elapsed() - t0, vm_stats(&shaped, &g).tot_pages,
+         vm_stats(&shaped, &s1).tot_pages, vm_stats(&shaped, &s2).tot_pages);
 
     /* Pressure flips while the hysteresis runs; cycles are counted. */
     t0 = elapsed();
@@ -730,14 +749,16 @@ static int soaker(const char *dir, uint64_t frames)
     vm_workload(&shaped, &g, heavyw);
 
     /* The guest goes: its RAM is free at once. */
-    freed = vm_stats(&shaped, &g).tot_pages;
     before = vm_stats(&shaped, &s1).tot_pages +
         vm_stats(&shaped, &s2).tot_pages;
     note("guest destroyed: %" PRIu64 " frames freed; soakers hold %" PRIu64
-         " (low-priority soaker %s)", freed, before,
+         " (low-priority soaker %s)", vm_stats(&shaped, &g).tot_pages, before,
          paused(&shaped, &s2) ? "paused" : "running");
     xenshape__sim_dom_destroy(shaped.host, g.domid);
     g.up = false;
+    /* What soakers may take: all that is free now, less the reserve. */
+    freed = host_free(&shaped);
+    freed = freed > frames / 64 ? freed - frames / 64 : 0;
     t0 = elapsed();
     while (elapsed() < t0 + 10.0) {
         if (relaunch < 0 && was_paused[1] && !paused(&shaped, &s2))
@@ -754,8 +775,9 @@ static int soaker(const char *dir, uint64_t frames)
     after = vm_stats(&shaped, &s1).tot_pages +
         vm_stats(&shaped, &s2).tot_pages;
     t = elapsed() - t_start;
-    note("soakers hold %" PRIu64 " 10 s later; %u pauses in %.0f s",
-         after, cycles, t);
+    note("soakers hold %" PRIu64 " 10 s later, of %" PRIu64 " free beyond "
+         "the reserve at the destroy; %u pauses in %.0f s", after, freed,
+         cycles, t);
     note("targets: absorb_10s >= 0.9, shrink_s <= 2, relaunch_s <= 5, "
          "cycles_per_60s <= 1");
     printf("soaker absorb_10s=%.3f shrink_s=%.2f relaunch_s=%.2f "
