@@ -1417,6 +1417,19 @@ static int prefetch_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     return rc;
 }
 
+int xenshape__domain_set_fill(xenshape_ctx *ctx, uint32_t domid, bool fill)
+{
+    xenshape__dom *d;
+
+    if (!ctx || !ctx->opened)
+        return XENSHAPE_EINVAL;
+    d = xenshape__pager_find(ctx, domid);
+    if (!d)
+        return XENSHAPE_ESRCH;
+    d->no_fill = !fill;
+    return 0;
+}
+
 int xenshape_domain_usage(xenshape_ctx *ctx, uint32_t domid,
                           uint64_t *frames_r)
 {
@@ -1522,7 +1535,8 @@ int xenshape_run(xenshape_ctx *ctx, int budget_ms)
                 info->tot_pages -= done;
                 if (r)
                     rc = r;
-            } else if (info->tot_pages < d->target && d->held) {
+            } else if (info->tot_pages < d->target && d->held &&
+                       !d->no_fill) {
                 uint64_t room = d->target - info->tot_pages;
 
                 r = prefetch_batch(ctx, d, room > XENSHAPE__PREFETCH_BATCH ?

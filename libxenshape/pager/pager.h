@@ -54,6 +54,7 @@ typedef struct xenshape__dom {
     xenshape__policy *pol;           /* victim selection */
 
     uint64_t target;
+    bool no_fill;                    /* below target: wait for faults */
     uint64_t held;
     bool reattached;                 /* we inherited a ring */
     int intent_fd;                   /* see state.c */
