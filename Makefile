@@ -84,11 +84,15 @@ $(LIB_PC): libxenshape/xenshape.pc.in config.mk
 TOOL_DIRS := $(sort $(patsubst tools/%/,%,$(dir $(wildcard tools/*/*.c))))
 PROGS := $(addprefix $(BIN)/,$(TOOL_DIRS))
 
+# TOOL_OBJS_<name>: objects of other tools a program links too.
 define tool_rule
-$(BIN)/$(1): $(patsubst %.c,$(OBJ)/%.o,$(wildcard tools/$(1)/*.c)) $(LIB_A)
+$(BIN)/$(1): $(patsubst %.c,$(OBJ)/%.o,$(wildcard tools/$(1)/*.c)) \
+	$(TOOL_OBJS_$(1)) $(LIB_A)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(SAN) -pthread -o $$@ $$^ $$(LDLIBS_LIB)
 endef
+# The shaping benchmark drives the daemon's own shaping code.
+TOOL_OBJS_bench := $(OBJ)/tools/xenshaped/shaping.o
 $(foreach t,$(TOOL_DIRS),$(eval $(call tool_rule,$(t))))
 
 # ---- tests: tests/check_<module>.c, each its own binary -----------------
@@ -181,7 +185,7 @@ $(MAN)/xenshape-xenstore.7: $(SCHEMA) $(GEN_SCHEMA)
 	mv $@.tmp $@
 
 .PHONY: all lib progs tests check check-xen demo bench-datapath bench-policy \
-	clean distclean man
+	bench-shaping clean distclean man
 all: lib progs tests
 lib: $(LIB_A) $(LIB_SO) $(LIB_PC)
 progs: $(PROGS)
@@ -212,6 +216,11 @@ check-xen: all
 
 bench-datapath: all
 	$(BIN)/bench --datapath
+
+# Consolidation, SLO and soaker scenarios on simulated hosts, each beside
+# an unconstrained run (docs/bench-shaping.md).
+bench-shaping: all
+	$(BIN)/bench --shaping
 
 # Every selection policy, both observation modes, every public trace.
 bench-policy: all

@@ -114,6 +114,16 @@ void xenshape__log(xentoollog_logger *lg, xentoollog_level level,
 #define XSLOG(lg, lvl, errnoval, ...) \
     xenshape__log((lg), XTL_##lvl, (errnoval), __VA_ARGS__)
 
+/*
+ * Whether xenshape_run() loads a domain's held frames while it is below
+ * its target (fill, the default) or leaves them until the guest faults
+ * them in.  Shaping turns fill off for generic domains: their target is
+ * room to grow into, and filling it with frames the guest does not touch
+ * would only count as usage until the sampler finds them idle.
+ * XENSHAPE_ESRCH if the domain is not attached.
+ */
+int xenshape__domain_set_fill(xenshape_ctx *ctx, uint32_t domid, bool fill);
+
 /* Map a raw errno (positive or negative) to a XENSHAPE_E* code. */
 int xenshape__rc_from_errno(int err);
 

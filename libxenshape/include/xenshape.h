@@ -211,11 +211,13 @@ int xenshape_domain_stats(xenshape_ctx *ctx, uint32_t domid,
 
 /*
  * The domain's working set as the pager sees it: the number of distinct
- * frames referenced since the previous call (or the attach), counting
- * the frames it faulted in and the resident frames seen in use by access
- * observation (xenshape_ctx_set_observe).  Starts a new count.  A lower
- * bound: references to resident frames are only sampled, which a domain
- * shrunk below its real working set makes up for in faults.
+ * frames referenced since the previous call (or the attach).  Starts a
+ * new count.  With n2rwx sampling (xenshape_ctx_set_observe) an estimate
+ * from above: every resident frame but those known idle (armed since the
+ * call before the previous one and never touched), plus the frames
+ * faulted in that are no longer resident.  Otherwise a lower bound: the frames faulted in and
+ * the resident frames seen written by log-dirty, which a domain shrunk
+ * below its real working set makes up for in faults.
  */
 int xenshape_domain_usage(xenshape_ctx *ctx, uint32_t domid,
                           uint64_t *frames_r);

@@ -41,6 +41,7 @@
 #include <xxhash.h>
 
 #include "pager/pager.h"
+#include "select/observe.h"
 
 #define RING_THREAD_RETRY_MS 2
 
@@ -1416,6 +1417,19 @@ static int prefetch_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     return rc;
 }
 
+int xenshape__domain_set_fill(xenshape_ctx *ctx, uint32_t domid, bool fill)
+{
+    xenshape__dom *d;
+
+    if (!ctx || !ctx->opened)
+        return XENSHAPE_EINVAL;
+    d = xenshape__pager_find(ctx, domid);
+    if (!d)
+        return XENSHAPE_ESRCH;
+    d->no_fill = !fill;
+    return 0;
+}
+
 int xenshape_domain_usage(xenshape_ctx *ctx, uint32_t domid,
                           uint64_t *frames_r)
 {
@@ -1427,7 +1441,18 @@ int xenshape_domain_usage(xenshape_ctx *ctx, uint32_t domid,
     if (!d)
         return XENSHAPE_ESRCH;
     pthread_mutex_lock(&d->lock);
-    *frames_r = d->ref_count;
+    if (d->obs && d->idle_snap[0])
+        /* First touches are sampled, a small share of the frames each
+         * second, so what they show is far below what the guest uses.
+         * What n2rwx does tell for sure is which frames were NOT used:
+         * armed two whole intervals and still armed.  Every other resident
+         * frame counts as used, and so does every frame faulted in: an
+         * estimate from above, so that a guest is not shrunk below what
+         * it touches. */
+        *frames_r = xenshape__observe_usage(d->obs, d->idle_snap,
+                                            d->ref_bm);
+    else
+        *frames_r = d->ref_count;
     memset(d->ref_bm, 0, (d->nr_gfns + 63) / 64 * sizeof(*d->ref_bm));
     d->ref_count = 0;
     pthread_mutex_unlock(&d->lock);
@@ -1510,7 +1535,8 @@ int xenshape_run(xenshape_ctx *ctx, int budget_ms)
                 info->tot_pages -= done;
                 if (r)
                     rc = r;
-            } else if (info->tot_pages < d->target && d->held) {
+            } else if (info->tot_pages < d->target && d->held &&
+                       !d->no_fill) {
                 uint64_t room = d->target - info->tot_pages;
 
                 r = prefetch_batch(ctx, d, room > XENSHAPE__PREFETCH_BATCH ?

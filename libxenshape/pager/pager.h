@@ -54,6 +54,7 @@ typedef struct xenshape__dom {
     xenshape__policy *pol;           /* victim selection */
 
     uint64_t target;
+    bool no_fill;                    /* below target: wait for faults */
     uint64_t held;
     bool reattached;                 /* we inherited a ring */
     int intent_fd;                   /* see state.c */
@@ -82,6 +83,9 @@ typedef struct xenshape__dom {
      * per gfn, and how many are set. */
     uint64_t *ref_bm;
     uint64_t ref_count;
+    /* n2rwx only: the frames armed at the last two
+     * xenshape_domain_usage() calls, newest first (one allocation). */
+    uint64_t *idle_snap[2];
 
     xenshape_domstats st;
     void *pagein_buf;                /* ring thread's 4 KiB buffer */

@@ -83,6 +83,8 @@ static void sampler_free(xenshape__dom *d)
     d->obs = NULL;
     free(d->obs_buf);
     d->obs_buf = NULL;
+    free(d->idle_snap[0]);
+    d->idle_snap[0] = d->idle_snap[1] = NULL;
     d->obs_modes = 0;
     d->obs_window = false;
     d->st.observe = 0;
@@ -94,13 +96,17 @@ static void sampler_free(xenshape__dom *d)
 static int sampler_new(xenshape__dom *d, unsigned hv_mode)
 {
     xenshape__observe *o = NULL;
-    uint64_t *buf = NULL, g, words;
+    uint64_t *buf = NULL, *snap = NULL, g, words;
     int rc;
 
     words = hv_mode == XENSHAPE__HV_ACCESS_LOGDIRTY ?
         (d->nr_gfns + 63) / 64 : READ_BATCH;
     buf = xenshape__calloc(words, sizeof(*buf));
-    if (!buf) {
+    /* n2rwx tells which frames stayed idle: the usage estimate's base. */
+    if (hv_mode == XENSHAPE__HV_ACCESS_N2RWX)
+        snap = xenshape__calloc((d->nr_gfns + 63) / 64 * 2,
+                                sizeof(*snap));
+    if (!buf || (hv_mode == XENSHAPE__HV_ACCESS_N2RWX && !snap)) {
         rc = XENSHAPE_ENOMEM;
         goto out;
     }
@@ -114,15 +120,19 @@ static int sampler_new(xenshape__dom *d, unsigned hv_mode)
             xenshape__observe_evicted(o, g);
     d->obs = o;
     d->obs_buf = buf;
+    d->idle_snap[0] = snap;
+    d->idle_snap[1] = snap ? snap + (d->nr_gfns + 63) / 64 : NULL;
     d->obs_modes = hv_mode;
     d->st.observe = public_modes(hv_mode);
     pthread_mutex_unlock(&d->lock);
     o = NULL;
     buf = NULL;
+    snap = NULL;
     rc = 0;
  out:
     xenshape__observe_free(o);
     free(buf);
+    free(snap);
     return rc;
 }
 

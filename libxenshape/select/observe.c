@@ -200,6 +200,21 @@ void xenshape__observe_disarm(xenshape__observe *o, uint64_t gfn)
         bit_clear(o->armed, gfn);
 }
 
+uint64_t xenshape__observe_usage(const xenshape__observe *o,
+                                 uint64_t *snap[2], const uint64_t *ref)
+{
+    uint64_t words = (o->nr + 63) / 64, i, n = 0, idle;
+
+    for (i = 0; i < words; i++) {
+        idle = o->armed[i] & snap[0][i] & snap[1][i];
+        n += (uint64_t)__builtin_popcountll((o->res[i] & ~idle) |
+                                            (ref[i] & ~o->res[i]));
+        snap[1][i] = snap[0][i];
+        snap[0][i] = o->armed[i];
+    }
+    return n;
+}
+
 bool xenshape__observe_armed(const xenshape__observe *o, uint64_t gfn)
 {
     return gfn < o->nr && bit_get(o->armed, gfn);

@@ -108,6 +108,23 @@ uint64_t xenshape__observe_dirty(xenshape__observe *o, const uint64_t *bitmap,
 void xenshape__observe_disarm(xenshape__observe *o, uint64_t gfn);
 
 bool xenshape__observe_armed(const xenshape__observe *o, uint64_t gfn);
+
+/*
+ * The frames a guest may have used in the last two calls' time, from
+ * above: every resident frame but those known idle, and every frame of
+ * ref (a bitmap of frames seen used: faults) that is not resident now.
+ * A frame is known idle when it was armed at both earlier calls and is
+ * armed still: no access raised an event in between.  (Once touched, a
+ * frame is armed again only when the walk comes round, resident / budget
+ * epochs later.)  snap[0] and snap[1] are bitmaps of nr_frames bits the
+ * caller keeps, zero at first: the armed sets at the last two calls,
+ * newest first, which this call shifts.  Two intervals rather than one,
+ * because a frame the guest uses every second or two is in its working
+ * set as surely as one it uses ten times a second.  At most nr_frames.
+ * O(nr_frames / 64).
+ */
+uint64_t xenshape__observe_usage(const xenshape__observe *o,
+                                 uint64_t *snap[2], const uint64_t *ref);
 bool xenshape__observe_resident(const xenshape__observe *o, uint64_t gfn);
 uint64_t xenshape__observe_nr_resident(const xenshape__observe *o);
 

@@ -51,6 +51,7 @@ struct work {
     uint64_t min_op, min_start;
     uint64_t raw;                    /* its wish */
     uint64_t want;                   /* its wish, paced */
+    uint64_t proj;                   /* faulting: wanted beyond want */
     uint64_t target;
     unsigned actions;
     uint64_t left;                   /* R when its tier reached it */
@@ -59,6 +60,8 @@ struct work {
     bool hibernated_now, relaunched, relaunch_partial, relaunch_aborted;
     bool relaunch_switch;            /* hibernated, no longer a soaker */
     bool requested;                  /* held hibernated: hibernate-now=1 */
+    bool fault_recent;               /* faulted within FAULT_HOLD_MS */
+    bool held_fault, held_deadband;  /* a page-out for lack of usage held */
     bool hold_hysteresis;
     uint64_t hold_left_ms;
     bool pin_refused;
@@ -216,6 +219,13 @@ static void prepare(struct work *w, const xenshape__shape_host *host,
         w->m.prev_resident = in->resident;
         w->m.target = in->resident;
     }
+    if (in->faults) {
+        w->m.faulted = true;
+        w->m.last_fault_ms = host->now_ms;
+    }
+    w->fault_recent = w->m.faulted &&
+        host->now_ms - min64(w->m.last_fault_ms, host->now_ms) <
+        XENSHAPE__SHAPE_FAULT_HOLD_MS;
     w->prio = pol->priority < 1 ? 1
             : pol->priority > PRIO_FULL ? PRIO_FULL : pol->priority;
     w->resident = in->resident;
@@ -311,7 +321,37 @@ static void wish(struct work *w)
     if (w->cls == CLS_SOAKER) {
         w->raw = w->ceiling;
     } else if (w->usage_known) {
-        w->raw = min64(w->ceiling, sat_add(w->usage, w->headroom));
+        uint64_t need = sat_add(w->usage, w->headroom);
+
+        /* A domain that faults is short of RAM: it keeps all it holds
+         * (a guest that waits on faults touches less, so its usage
+         * understates what it needs) and, at the rate it pages in, it
+         * will need what it faulted last interval more by the next
+         * decision: its projection.  Granted now, soakers give way
+         * before it has to wait for free RAM, not after.  But only
+         * their growth: a projection is a guess, and never costs a
+         * soaker its minimum (tier_projection). */
+        if (w->in->faults) {
+            need = max64(need, w->resident);
+            w->proj = min64(w->in->faults, w->presented);
+        }
+
+        w->raw = min64(w->ceiling, need);
+        /* Paging out for lack of usage, not for a threshold: a domain
+         * that faults needs what it paged in (its usage lags behind),
+         * and a small difference is the estimate's noise, whose
+         * page-out would only come back as faults. */
+        if (need < w->resident && w->raw < w->resident) {
+            uint64_t keep = min64(w->resident, w->ceiling);
+
+            if (w->fault_recent) {
+                w->held_fault = keep > w->raw;
+                w->raw = keep;
+            } else if (w->resident - need < w->resident / 16) {
+                w->held_deadband = keep > w->raw;
+                w->raw = keep;
+            }
+        }
     } else {
         /* Nothing measured: hold, but a relaunched domain needs room to
          * start. */
@@ -322,9 +362,15 @@ static void wish(struct work *w)
     if (w->raw < w->resident) {
         w->want = max64(w->raw, sat_sub(w->resident, w->step));
         w->step_limited = w->want > w->raw;
+        w->proj = 0;                 /* capped below what it holds */
     } else {
+        uint64_t full = min64(sat_add(w->raw, w->proj), w->ceiling);
+
         w->want = min64(w->raw, w->hi);
-        w->bucket_limited = w->raw > w->hi;
+        w->bucket_limited = full > w->hi;
+        /* The projection, within the same ceiling and allowance. */
+        w->proj = sat_sub(min64(full, w->hi), w->want);
+        w->raw = full;
     }
 }
 
@@ -464,6 +510,25 @@ static void tier_paused(struct work **h, unsigned n, uint64_t *R)
     }
 }
 
+/* Between tiers d and e: generic domains' projections (see wish()),
+ * served before soakers grow, never at the cost of a soaker's minimum;
+ * in priority order. */
+static void tier_projection(struct work **g, unsigned n, uint64_t *R)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        struct work *w = g[i];
+        uint64_t extra;
+
+        if (!w->proj || w->target < w->want)
+            continue;
+        extra = min64(w->proj, *R);
+        w->target += extra;
+        *R -= extra;
+    }
+}
+
 /* Tier e: running soakers grow into what is left. */
 static void tier_soaker_grow(struct work **s, unsigned n, uint64_t *R)
 {
@@ -549,6 +614,18 @@ static void explain_running(struct work *w, struct text *t)
     } else if (w->uncapped) {
         clause(t, &first);
         put(t, "usage %s below threshold %s", usage, low);
+    } else if (w->cls == CLS_GENERIC && w->in->faults) {
+        SZ(faulted, w->in->faults);
+
+        clause(t, &first);
+        put(t, "usage %s, faulted %s: wants %s", usage, faulted, raw);
+    } else if (w->cls == CLS_GENERIC && w->held_fault) {
+        clause(t, &first);
+        put(t, "usage %s, but it faulted in the last %u s", usage,
+            XENSHAPE__SHAPE_FAULT_HOLD_MS / 1000);
+    } else if (w->cls == CLS_GENERIC && w->held_deadband) {
+        clause(t, &first);
+        put(t, "usage %s, within 1/16 of its RAM", usage);
     } else if (w->cls == CLS_GENERIC) {
         clause(t, &first);
         put(t, "usage %s, wants %s", usage, raw);
@@ -574,7 +651,7 @@ static void explain_running(struct work *w, struct text *t)
         clause(t, &first);
         put(t, "step %s", step);
     }
-    if (w->bucket_limited && w->target == w->want) {
+    if (w->bucket_limited && w->target >= w->want) {
         clause(t, &first);
         put(t, "bucket full");
     }
@@ -790,6 +867,8 @@ int xenshape__shape_decide(const xenshape__shape_host *host,
     tier_relaunch(sel, n, &R, host->now_ms, hold_ms);
     n = pick(all, nr, CLS_HIBERNATED, sel, by_prio);
     tier_paused(sel, n, &R);
+    n = pick(all, nr, CLS_GENERIC, sel, by_prio);
+    tier_projection(sel, n, &R);
     n = pick(all, nr, CLS_SOAKER, sel, by_prio);
     tier_soaker_grow(sel, n, &R);
 

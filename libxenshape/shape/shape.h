@@ -24,6 +24,11 @@
  *     rose above threshold-high at threshold-high, until its usage falls
  *     below threshold-low.  A generic domain wishes for its usage plus
  *     headroom (host policy), a soaker for everything up to its cap.
+ *     A generic domain is not paged out for lack of usage while it
+ *     faulted in the last XENSHAPE__SHAPE_FAULT_HOLD_MS (what it paged in
+ *     it needs: the usage estimate only lags), nor by less than 1/16 of
+ *     its RAM (the estimate's noise is not worth a page-out); a
+ *     threshold's cap is never held off.
  *     The wish is then paced: down by at most one step per interval
  *     (shrink-rate, host policy), so that paging out is progressive, and
  *     up by at most the leaky bucket's allowance:
@@ -92,6 +97,9 @@ const char *xenshape__shape_state_name(enum xenshape__shape_state s);
  * holds a generic domain where it is. */
 #define XENSHAPE__SHAPE_USAGE_UNKNOWN UINT64_MAX
 
+/* A generic domain that faulted this recently keeps what it holds. */
+#define XENSHAPE__SHAPE_FAULT_HOLD_MS 5000u
+
 /* Most domains one decision takes. */
 #define XENSHAPE__SHAPE_MAX_DOMS 4096u
 
@@ -115,6 +123,8 @@ typedef struct xenshape__shape_memo {
     uint64_t bucket;                 /* leaky bucket fill, frames */
     uint64_t prev_resident;          /* resident frames at the last decision */
     uint64_t target;                 /* the last target */
+    bool faulted;                    /* it has faulted since we knew it */
+    uint64_t last_fault_ms;          /* the last interval with a fault */
 } xenshape__shape_memo;
 
 /* The host in a snapshot. */

@@ -15,6 +15,8 @@
  *   over wall time during the engine's rounds (it includes the simulated
  *   hypervisor's share, which on real Xen would not be Dom0's).
  * The last line is the machine-readable summary.
+ *
+ * --shaping: the shaping policy on simulated hosts (shaping.c).
  */
 
 #include <errno.h>
@@ -33,6 +35,7 @@
 
 #include "pager/pager.h"
 #include "sim/sim.h"
+#include "bench.h"
 
 #define QD 16
 
@@ -93,7 +96,13 @@ static void bench_log(xentoollog_logger *lg, xentoollog_level level,
                       int errnoval, const char *context, const char *format,
                       va_list al)
 {
-    if (level < XTL_WARN)
+    static int verbose = -1;
+
+    /* BENCH_VERBOSE=1 shows the library's and the shaper's information
+     * too (each shaping decision, with its reason). */
+    if (verbose < 0)
+        verbose = getenv("BENCH_VERBOSE") != NULL;
+    if (level < (verbose ? XTL_INFO : XTL_WARN))
         return;
     vfprintf(stderr, format, al);
     fputc('\n', stderr);
@@ -109,7 +118,7 @@ static void bench_destroy(xentoollog_logger *lg)
 {
 }
 
-static xentoollog_logger logger = {
+xentoollog_logger bench_logger = {
     .vmessage = bench_log, .progress = bench_progress,
     .destroy = bench_destroy,
 };
@@ -186,7 +195,7 @@ static int datapath(const char *dir, uint64_t frames, unsigned rounds,
     dp.seed = 1;
     if (xenshape__sim_dom_create(host, &dp, &domid))
         die("cannot create the domain");
-    if (xenshape_ctx_new(&ctx, &logger) ||
+    if (xenshape_ctx_new(&ctx, &bench_logger) ||
         xenshape_ctx_set_backend(ctx, "sim") ||
         xenshape__ctx_set_sim_host(ctx, host) ||
         xenshape_ctx_set_store(ctx, store, frames * 4096 * 2) ||
@@ -302,6 +311,9 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "datapath", no_argument, NULL, 'D' },
+        { "shaping", no_argument, NULL, 'S' },
+        { "scenario", required_argument, NULL, 's' },
+        { "host-mib", required_argument, NULL, 'm' },
         { "dir", required_argument, NULL, 'd' },
         { "frames", required_argument, NULL, 'f' },
         { "rounds", required_argument, NULL, 'r' },
@@ -312,23 +324,40 @@ int main(int argc, char **argv)
     const char *dir = "build/bench";
     uint64_t frames = 65536;
     unsigned rounds = 3, samples = 20000;
-    bool dp = false;
+    uint64_t host_mib = 128;
+    const char *scenario = NULL;
+    bool dp = false, sh = false;
     int c;
 
-    while ((c = getopt_long(argc, argv, "Dd:f:r:n:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "DSs:m:d:f:r:n:h", opts, NULL)) != -1) {
         switch (c) {
         case 'D': dp = true; break;
+        case 'S': sh = true; break;
+        case 's': scenario = optarg; break;
+        case 'm': host_mib = strtoull(optarg, NULL, 0); break;
         case 'd': dir = optarg; break;
         case 'f': frames = strtoull(optarg, NULL, 0); break;
         case 'r': rounds = (unsigned)atoi(optarg); break;
         case 'n': samples = (unsigned)atoi(optarg); break;
         case 'h':
             printf("Usage: bench --datapath [--dir DIR] [--frames N] "
-                   "[--rounds N] [--samples N]\n");
+                   "[--rounds N] [--samples N]\n"
+                   "       bench --shaping [--dir DIR] [--scenario "
+                   "consolidation|slo|soaker] [--host-mib N]\n");
             return 0;
         default:
             return 2;
         }
+    }
+    if (sh) {
+        if (host_mib < 32 || (scenario && strcmp(scenario, "consolidation") &&
+                              strcmp(scenario, "slo") &&
+                              strcmp(scenario, "soaker"))) {
+            fprintf(stderr, "Usage: bench --shaping [--dir DIR] [--scenario "
+                    "consolidation|slo|soaker] [--host-mib N>=32]\n");
+            return 2;
+        }
+        return bench_shaping(dir, host_mib, scenario);
     }
     if (!dp || frames < 1024 || rounds < 1 || samples < 100) {
         fprintf(stderr, "Usage: bench --datapath [--dir DIR (on disk, not "

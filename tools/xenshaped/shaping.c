@@ -671,6 +671,12 @@ static void apply(struct shaper *s, struct sdom *d,
         else
             d->paused_by_us = true;
     }
+    /* A generic domain grows by its faults: its target is room to grow
+     * into, and frames loaded to fill it would count as usage until
+     * sampling finds them idle, which raises the target again.  Soakers
+     * (who want everything) and pins are filled; a relaunch prefetches
+     * below. */
+    xenshape__domain_set_fill(s->ctx, d->domid, d->pol.soaker || d->pol.pin);
     rc = xenshape_domain_set_target(s->ctx, d->domid, o->target);
     if (rc)
         XSLOG(s->lg, WARN, -1, "domain %u: target: %s", d->domid,
