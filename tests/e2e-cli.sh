@@ -59,7 +59,7 @@ st_is() {   # st_is DOMID KEY VALUE
 normalise() {
     sed -e "s/$u1/<uuid-web>/g" -e "s/$u2/<uuid-batch>/g" \
         -e "s/$u3/<uuid-idle>/g" \
-        -e 's/^\( *\)[0-9]\{1,\} s  /\1<t> s  /' \
+        -e 's/^ *[0-9]\{1,\} s  /  <t> s  /' \
         -e 's/^\(  frames \(written\|read\) *\)[0-9]*$/\1<n>/' \
         -e 's/^\(  used *\)[0-9]* of/\1<n> of/' \
         -e 's/^Store: [0-9]* of/Store: <n> of/' \
