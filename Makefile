@@ -43,7 +43,9 @@ SAN ?=
 BASE_CFLAGS := -std=gnu11 $(OPT) $(SAN) $(WARN) -fPIC -pthread \
 	-D_GNU_SOURCE -include config.h -I. -Ilibxenshape/include -Ilibxenshape \
 	$(XENTOOLLOG_CFLAGS) $(XXHASH_CFLAGS) $(URING_CFLAGS) $(XEN_CFLAGS)
-CFLAGS_ALL = $(BASE_CFLAGS) $(CFLAGS)
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment come last, as
+# dpkg-buildflags gives them to a package build (hardening).
+CFLAGS_ALL = $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDLIBS_LIB := $(URING_LIBS) $(XXHASH_LIBS) $(XENTOOLLOG_LIBS) -lpthread -lm
 ifeq ($(CONFIG_XEN),y)
 LDLIBS_LIB += $(XEN_LIBS)
@@ -69,7 +71,7 @@ $(LIB_A): $(LIB_OBJS)
 
 $(LIB_SO): $(LIB_OBJS) libxenshape/libxenshape.map
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -shared -Wl,-soname,libxenshape.so.$(SONAME_MAJOR) \
+	$(CC) $(SAN) $(LDFLAGS) -shared -Wl,-soname,libxenshape.so.$(SONAME_MAJOR) \
 	    -Wl,--version-script=libxenshape/libxenshape.map -Wl,--no-undefined \
 	    -o $@ $(LIB_OBJS) $(LDLIBS_LIB)
 	ln -sf libxenshape.so.$(LIB_VERSION) $(LIBDIR)/libxenshape.so.$(SONAME_MAJOR)
@@ -89,7 +91,7 @@ define tool_rule
 $(BIN)/$(1): $(patsubst %.c,$(OBJ)/%.o,$(wildcard tools/$(1)/*.c)) \
 	$(TOOL_OBJS_$(1)) $(LIB_A)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(SAN) -pthread -o $$@ $$^ $$(LDLIBS_LIB)
+	$$(CC) $$(SAN) $$(LDFLAGS) -pthread -o $$@ $$^ $$(LDLIBS_LIB)
 endef
 # The shaping benchmark drives the daemon's own shaping code.
 TOOL_OBJS_bench := $(OBJ)/tools/xenshaped/shaping.o
@@ -104,7 +106,7 @@ TESTS := $(patsubst tests/%.c,$(TESTBIN)/%,$(TEST_SRCS))
 $(OBJ)/tests/%.o: CFLAGS += $(CHECK_CFLAGS)
 $(TESTBIN)/%: $(OBJ)/tests/%.o $(TEST_COMMON_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN) -pthread -o $@ $^ $(CHECK_LIBS) $(LDLIBS_LIB)
+	$(CC) $(SAN) $(LDFLAGS) -pthread -o $@ $^ $(CHECK_LIBS) $(LDLIBS_LIB)
 
 # ---- generated from the xenstore schema ---------------------------------
 # tools/scripts/gen-schema.awk (plain awk: mawk is enough) turns

@@ -92,6 +92,10 @@ grep -q "deb-systemd-helper" "$tmp/ctl-d/postinst" ||
 grep -q "update-rc.d xenshaped" "$tmp/ctl-d/postinst" ||
     fail "the postinst does not register the init script"
 
+# dpkg-buildflags' hardening reached the link (the Makefile takes LDFLAGS).
+readelf -d "$root/usr/sbin/xenshaped" | grep -q BIND_NOW ||
+    fail "xenshaped is not linked with -z now (LDFLAGS ignored?)"
+
 export LD_LIBRARY_PATH=$root/usr/lib
 "$root/usr/sbin/xenshaped" --help | grep -q -- '--metrics-file' ||
     fail "the packaged xenshaped does not run"
