@@ -115,6 +115,7 @@ static void probe(const char *op, const char *path, const char *value)
 int main(void)
 {
     char domid[32], vm[256], err[64], path[512];
+    int i;
     const char *other = getenv("XSPROBE_OTHER");
 
     xs_fd = open("/dev/xen/xenbus", O_RDWR);
@@ -129,6 +130,21 @@ int main(void)
         return 1;
     }
     printf("xsprobe domid=%s vm=%s\n", domid, vm);
+
+    /* The daemon writes our status within an interval or two of seeing
+     * the domain; the probes below only mean something once it has (a
+     * read of a node not there yet says ENOENT, not what the permissions
+     * allow).  Wait for it, two minutes at most, then probe whatever is
+     * there. */
+    snprintf(path, sizeof(path), "/local/domain/%s/xenshape/state", domid);
+    for (i = 0; i < 240; i++) {
+        char out[PAYLOAD_MAX];
+
+        if (!xs_read(path, out, sizeof(out), err, sizeof(err)))
+            break;
+        usleep(500000);
+    }
+    printf("xsprobe status_wait_ms=%d\n", i * 500);
 
     /* Our own policy, by UUID (vm is "/vm/<uuid>"). */
     if (!strncmp(vm, "/vm/", 4)) {
