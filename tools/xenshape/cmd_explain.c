@@ -13,9 +13,8 @@
 
 #include "xenshape_cli.h"
 
-int main_explain(int argc, char **argv)
+int main_explain(const struct cli_args *a)
 {
-    const struct cmd_spec *self = cli_cmd("explain");
     char mib[3][24], *state = NULL, *decision = NULL, *log = NULL;
     char *error = NULL, *v, *line, *save = NULL;
     static const char *const keys[] = {
@@ -25,10 +24,7 @@ int main_explain(int argc, char **argv)
     unsigned i;
     int rc;
 
-    if (argc != 2)
-        return cli_usage_error(self, argc < 2 ? "no DOMAIN given"
-                               : "too many arguments");
-    rc = cli_find_domain(argv[1], &d);
+    rc = cli_find_domain(a->domain, &d);
     if (rc)
         goto out;
     state = cli_status(d.domid, "state");

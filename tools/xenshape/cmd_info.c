@@ -11,17 +11,13 @@
 
 #include "xenshape_cli.h"
 
-int main_info(int argc, char **argv)
+int main_info(const struct cli_args *a)
 {
-    const struct cmd_spec *self = cli_cmd("info");
     struct cli_dom d;
     unsigned k;
     int rc;
 
-    if (argc != 2)
-        return cli_usage_error(self, argc < 2 ? "no DOMAIN given"
-                               : "too many arguments");
-    rc = cli_find_domain(argv[1], &d);
+    rc = cli_find_domain(a->domain, &d);
     if (rc)
         return rc;
     printf("name:       %s\n", d.name);

@@ -88,11 +88,8 @@ int cli_print_domains(FILE *f, bool wide)
     return rc;
 }
 
-int main_list(int argc, char **argv)
+int main_list(const struct cli_args *a)
 {
-    if (argc > 1)
-        return cli_usage_error(cli_cmd("list"), "unexpected argument '%s'",
-                               argv[1]);
     return cli_print_domains(stdout, false);
 }
 

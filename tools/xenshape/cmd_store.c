@@ -21,15 +21,12 @@ static unsigned long long num(const char *key)
     return n;
 }
 
-int main_store(int argc, char **argv)
+int main_store(const struct cli_args *a)
 {
     unsigned long long total, used, csum, ioerr, avail, assigned, freef;
     char *state = NULL, *contention = NULL, *error = NULL;
     int rc;
 
-    if (argc > 1)
-        return cli_usage_error(cli_cmd("store"), "unexpected argument '%s'",
-                               argv[1]);
     if (!cli_kv())
         return EXIT_FAIL;
     state = cli_hstatus("store/state");

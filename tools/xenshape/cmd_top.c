@@ -103,45 +103,59 @@ static bool wait_key(int ms, bool keys)
     return false;
 }
 
-int main_top(int argc, char **argv)
+int parse_top(struct cli_args *a)
 {
-    const struct cmd_spec *self = cli_cmd("top");
-    struct sigaction sa;
-    double delay = 1.0;
-    unsigned long iters = 0, n;
-    bool batch = false, tty;
     char *end;
-    int opt, rc;
+    int opt;
 
-    optind = 1;
+    a->delay = 1.0;
+    /*
+     * optind 0 makes glibc start afresh (see cli_parse()); "+" keeps the
+     * order cli_parse()'s own "+" gave this parse when it was left to
+     * carry over: options stop at the first other argument.
+     */
+    optind = 0;
     opterr = 0;
-    while ((opt = getopt(argc, argv, ":d:bn:")) != -1) {
+    while ((opt = getopt(a->argc, a->argv, "+:d:bn:")) != -1) {
         switch (opt) {
         case 'd':
-            delay = strtod(optarg, &end);
-            if (*end || end == optarg || !(delay >= 0.1 && delay <= 3600))
-                return cli_usage_error(self, "bad -d '%s': want seconds "
+            a->delay = strtod(optarg, &end);
+            if (*end || end == optarg ||
+                !(a->delay >= 0.1 && a->delay <= 3600))
+                return cli_usage_error(a->cmd, "bad -d '%s': want seconds "
                                        "from 0.1 to 3600", optarg);
             break;
         case 'b':
-            batch = true;
+            a->batch = true;
             break;
         case 'n':
-            iters = strtoul(optarg, &end, 10);
-            if (*end || end == optarg || !iters || optarg[0] == '-')
-                return cli_usage_error(self, "bad -n '%s': want a number "
+            a->iters = strtoul(optarg, &end, 10);
+            if (*end || end == optarg || !a->iters || optarg[0] == '-')
+                return cli_usage_error(a->cmd, "bad -n '%s': want a number "
                                        "of screens, at least 1", optarg);
             break;
         case ':':
-            return cli_usage_error(self, "option -%c needs an argument",
+            return cli_usage_error(a->cmd, "option -%c needs an argument",
                                    optopt);
         default:
-            return cli_usage_error(self, "unknown option '-%c'", optopt);
+            return cli_usage_error(a->cmd, "unknown option '-%c'", optopt);
         }
     }
-    if (optind < argc)
-        return cli_usage_error(self, "unexpected argument '%s'",
-                               argv[optind]);
+    if (optind < a->argc)
+        return cli_usage_error(a->cmd, "unexpected argument '%s'",
+                               a->argv[optind]);
+    return 0;
+}
+
+int main_top(const struct cli_args *a)
+{
+    const struct cmd_spec *self = a->cmd;
+    struct sigaction sa;
+    double delay = a->delay;
+    unsigned long iters = a->iters, n;
+    bool batch = a->batch, tty;
+    int rc;
+
     tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     if (!batch && !tty)
         return cli_usage_error(self, "not a terminal: use -b for batch "

@@ -339,25 +339,19 @@ static void read_written(const struct cli_dom *d, xenshape__dompolicy *p)
         free(vals[k]);
 }
 
-int cli_set_policy(const struct cmd_spec *c, const struct cli_dom *d,
-                   char **words, unsigned n)
+int cli_policy_parse(const struct cmd_spec *c, char **words, unsigned n,
+                     struct cli_policy *p)
 {
-    static char canon[XENSHAPE__SCHEMA_NR_VM][XENSHAPE__SCHEMA_VALUE_MAX + 1];
-    const xenshape__schema_key *keys[XENSHAPE__SCHEMA_NR_VM];
-    xenshape__schema_kv in[XENSHAPE__SCHEMA_NR_VM];
-    struct policy_write w;
-    xenshape__dompolicy pol;
-    char dir[XENSHAPE__SCHEMA_PATH_MAX];
-    unsigned i, j, nk = 0;
-    int r;
+    unsigned i, j;
 
-    memset(&w, 0, sizeof(w));
-    /* First every word on its own: the key exists, the value parses. */
+    p->words = words;
+    p->n = 0;
     for (i = 0; i < n; i++) {
         const char *eq = strchr(words[i], '=');
         const xenshape__schema_key *k;
         xenshape__schema_val v;
         char why[XENSHAPE__SCHEMA_WHY_MAX], name[64];
+        char *canon = p->canon[p->n];
         size_t kl;
 
         if (!eq || eq == words[i])
@@ -383,34 +377,67 @@ int cli_set_policy(const struct cmd_spec *c, const struct cli_dom *d,
             return cli_usage_error(c, "unknown key in '%s'; the keys are: "
                                    "%s", words[i], list);
         }
-        for (j = 0; j < nk; j++)
-            if (keys[j] == k)
+        /* A key of scope vm, given once: at most XENSHAPE__SCHEMA_NR_VM
+         * words get past here, so keys[] and in[] cannot overflow. */
+        for (j = 0; j < p->n; j++)
+            if (p->keys[j] == k)
                 return cli_usage_error(c, "key %s given twice ('%s')",
                                        k->name, words[i]);
         if (eq[1] && xenshape__schema_parse(k, eq + 1, strlen(eq + 1), &v,
                                             why, sizeof(why)))
             return cli_usage_error(c, "bad value in '%s': %s", words[i],
                                    why);
-        if (eq[1] && xenshape__schema_format(k, &v, canon[nk],
-                                             sizeof(canon[0])))
-            snprintf(canon[nk], sizeof(canon[0]), "%s", eq + 1);
-        keys[nk] = k;
-        in[nk].key = k->name;
-        in[nk].value = eq[1] ? canon[nk] : NULL;
-        in[nk].len = eq[1] ? strlen(canon[nk]) : 0;
-        nk++;
+        if (eq[1] && xenshape__schema_format(k, &v, canon,
+                                             sizeof(p->canon[0])))
+            snprintf(canon, sizeof(p->canon[0]), "%s", eq + 1);
+        p->keys[p->n] = k;
+        p->in[p->n].key = k->name;
+        p->in[p->n].value = eq[1] ? canon : NULL;
+        p->in[p->n].len = eq[1] ? strlen(canon) : 0;
+        p->n++;
     }
+    return 0;
+}
+
+int cli_policy_check(const struct cmd_spec *c, const struct cli_policy *p,
+                     xenshape__dompolicy *written)
+{
+    unsigned i;
+
+    memset(written->why, 0, sizeof(written->why));
+    xenshape__dompolicy_apply(written, p->in, p->n, 0);
+    /* Every word gave one key, in order: word i is the one to name. */
+    for (i = 0; i < p->n; i++)
+        if (written->why[p->keys[i]->index][0])
+            return cli_usage_error(c, "bad value in '%s': %s", p->words[i],
+                                   written->why[p->keys[i]->index]);
+    return 0;
+}
+
+int cli_set_policy(const struct cmd_spec *c, const struct cli_dom *d,
+                   char **words, unsigned n)
+{
+    /* Static: canon[] is large for the stack. */
+    static struct cli_policy p;
+    struct policy_write w;
+    xenshape__dompolicy pol;
+    char dir[XENSHAPE__SCHEMA_PATH_MAX];
+    unsigned i;
+    int r, rc;
+
+    memset(&w, 0, sizeof(w));
+    /* First every word on its own: the key exists, the value parses. */
+    rc = cli_policy_parse(c, words, n, &p);
+    if (rc)
+        return rc;
     /* Then all together on what is written: the constraints between
      * keys (min-starting >= min-operating, threshold-low <= -high). */
     if (!cli_kv())
         return EXIT_FAIL;
     read_written(d, &pol);
-    memset(pol.why, 0, sizeof(pol.why));
-    xenshape__dompolicy_apply(&pol, in, nk, 0);
-    for (i = 0; i < nk; i++)
-        if (pol.why[keys[i]->index][0])
-            return cli_usage_error(c, "bad value in '%s': %s", words[i],
-                                   pol.why[keys[i]->index]);
+    rc = cli_policy_check(c, &p, &pol);
+    if (rc)
+        return rc;
 
     if (!d->uuid[0]) {
         cli_err("domain %u (%s) has no /vm/<uuid> in xenstore: its policy "
@@ -424,11 +451,11 @@ int cli_set_policy(const struct cmd_spec *c, const struct cli_dom *d,
         return EXIT_FAIL;
     }
     w.dir = dir;
-    for (i = 0; i < nk; i++) {
-        w.keys[i] = in[i].key;
-        w.vals[i] = in[i].value;
+    for (i = 0; i < p.n; i++) {
+        w.keys[i] = p.in[i].key;
+        w.vals[i] = p.in[i].value;
     }
-    w.n = nk;
+    w.n = p.n;
     r = xenshape__kv_transact(kv, policy_txn, &w);
     if (r < 0) {
         cli_err("cannot write the policy of domain %u (%s) under %s: %s",

@@ -1,9 +1,12 @@
 /*
  * xenshape.c - the operator's command for xenshape, in the manner of xl:
  * global options, then a command from the table in cmdtable.c (or an
- * unambiguous prefix of one), then its arguments.  This file holds main(),
- * the dispatch, and what is printed from the table: --help, "help CMD"
- * and the man page (the hidden --man, which `make man` runs).
+ * unambiguous prefix of one), then its arguments.  This file holds the
+ * parsing of that line (cli_parse(), which touches nothing but getopt's
+ * state, so that tests/fuzz/fuzz_cli_args.c can run it on anything), the
+ * dispatch (cli_run()), and what is printed from the table: --help,
+ * "help CMD" and the man page (the hidden --man, which `make man` runs).
+ * main() itself, in main.c, only calls the two.
  *
  * Exit codes, for scripts: 0 done, 1 a runtime failure (xenstore, no
  * such domain, no status), 2 a usage error (nothing was done).
@@ -84,16 +87,6 @@ void cli_cmd_help(FILE *f, const struct cmd_spec *c)
     }
     if (c->modifies)
         fputs("\n  Writes policy under /xenshape/vm/<uuid>.\n", f);
-}
-
-bool cli_want_help(const struct cmd_spec *c, int argc, char **argv)
-{
-    if (argc == 2 && (!strcmp(argv[1], "-h") ||
-                      !strcmp(argv[1], "--help"))) {
-        cli_cmd_help(stdout, c);
-        return true;
-    }
-    return false;
 }
 
 static const char options_text[] =
@@ -291,25 +284,47 @@ static const struct cmd_spec *lookup(const char *name, char *why, size_t n)
     return NULL;
 }
 
-int main_help(int argc, char **argv)
+int parse_help(struct cli_args *a)
 {
-    const struct cmd_spec *self = cli_cmd("help"), *c;
     char why[256];
 
-    if (argc == 1) {
-        usage(stdout);
-        return EXIT_OK;
+    if (a->argc > 2)
+        return cli_usage_error(a->cmd, "too many arguments");
+    if (a->argc == 2) {
+        a->topic = lookup(a->argv[1], why, sizeof(why));
+        if (!a->topic)
+            return cli_usage_error(a->cmd, "%s", why);
     }
-    if (argc > 2)
-        return cli_usage_error(self, "too many arguments");
-    c = lookup(argv[1], why, sizeof(why));
-    if (!c)
-        return cli_usage_error(self, "%s", why);
-    cli_cmd_help(stdout, c);
+    return 0;
+}
+
+int main_help(const struct cli_args *a)
+{
+    if (!a->topic)
+        usage(stdout);
+    else
+        cli_cmd_help(stdout, a->topic);
     return EXIT_OK;
 }
 
-int main(int argc, char **argv)
+int cli_parse_none(struct cli_args *a)
+{
+    if (a->argc > 1)
+        return cli_usage_error(a->cmd, "unexpected argument '%s'",
+                               a->argv[1]);
+    return 0;
+}
+
+int cli_parse_domain(struct cli_args *a)
+{
+    if (a->argc != 2)
+        return cli_usage_error(a->cmd, a->argc < 2 ? "no DOMAIN given"
+                               : "too many arguments");
+    a->domain = a->argv[1];
+    return 0;
+}
+
+int cli_parse(int argc, char **argv, struct cli_args *a)
 {
     static const struct option opts[] = {
         { "backend", required_argument, NULL, 'b' },
@@ -323,7 +338,15 @@ int main(int argc, char **argv)
     char why[256];
     int opt;
 
-    /* "+": options end at the command; its own come after it. */
+    memset(a, 0, sizeof(*a));
+    a->opts.backend = "xen";
+    /*
+     * 0, not 1: glibc then forgets all it kept from an earlier parse (a
+     * half-read cluster of short options, the ordering), which matters
+     * when one process parses more than one line, as the fuzzer does.
+     * "+": options end at the command; its own come after it.
+     */
+    optind = 0;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "+:b:S:vh", opts, NULL)) != -1) {
         switch (opt) {
@@ -332,21 +355,21 @@ int main(int argc, char **argv)
                 cli_err("bad --backend '%s': want xen or sim", optarg);
                 return EXIT_USAGE;
             }
-            cli_opts.backend = optarg;
+            a->opts.backend = optarg;
             break;
         case 'S':
-            cli_opts.sim_socket = optarg;
-            cli_opts.backend = "sim";
+            a->opts.sim_socket = optarg;
+            a->opts.backend = "sim";
             break;
         case 'v':
-            cli_verbose = true;
+            a->verbose = true;
             break;
         case 'h':
-            usage(stdout);
-            return EXIT_OK;
+            a->action = CLI_USAGE;
+            return 0;
         case 'M':
-            man(stdout);
-            return EXIT_OK;
+            a->action = CLI_MAN;
+            return 0;
         case ':':
             cli_err("option '%s' needs an argument", argv[optind - 1]);
             return EXIT_USAGE;
@@ -370,9 +393,36 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     argv[optind] = (char *)c->name;
-    if (cli_want_help(c, argc - optind, argv + optind))
+    a->cmd = c;
+    a->argc = argc - optind;
+    a->argv = argv + optind;
+    if (a->argc == 2 && (!strcmp(a->argv[1], "-h") ||
+                         !strcmp(a->argv[1], "--help"))) {
+        a->action = CLI_CMD_HELP;
+        return 0;
+    }
+    a->action = CLI_RUN;
+    return c->parse_fn(a);
+}
+
+int cli_run(const struct cli_args *a)
+{
+    cli_opts = a->opts;
+    cli_verbose = a->verbose;
+    switch (a->action) {
+    case CLI_USAGE:
+        usage(stdout);
         return EXIT_OK;
-    return c->main_fn(argc - optind, argv + optind);
+    case CLI_MAN:
+        man(stdout);
+        return EXIT_OK;
+    case CLI_CMD_HELP:
+        cli_cmd_help(stdout, a->cmd);
+        return EXIT_OK;
+    case CLI_RUN:
+        break;
+    }
+    return a->cmd->run_fn(a);
 }
 
 /*
