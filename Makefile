@@ -296,8 +296,10 @@ check-deb:
 # attributed to the test that made it.  fuzz: every tests/fuzz/fuzz_*.c
 # built with clang's libFuzzer (and ASan and UBSan) into build/fuzz, each
 # run for FUZZ_SECONDS; a tests/fuzz/seed_<name>.c, if there is one,
-# writes generated seeds into tests/fuzz/<name>/ first.  The extra tools
-# each needs are installed by setup-deps.sh only when it runs.
+# writes generated seeds into tests/fuzz/<name>/ first.  A target links
+# the library, and any objects its own rule adds (fuzz_cli_args: the
+# xenshape command's).  The extra tools each needs are installed by
+# setup-deps.sh only when it runs.
 # These build directories remember the flags they were built with, so
 # that other flags rebuild them rather than mix objects.
 ASAN_BUILD := build/asan
@@ -329,7 +331,12 @@ fuzz-targets: $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS) \
 	$(SEED_SRCS))
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(LIB_A) $(LDLIBS_LIB)
+	$(CC) $(CFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(filter %.o,$^) \
+	    $(LIB_A) $(LDLIBS_LIB)
+# fuzz_cli_args runs the xenshape command's own parsing: every object of
+# the command but main.o (libFuzzer brings main()).
+$(BUILD)/fuzz/fuzz_cli_args: $(patsubst %.c,$(OBJ)/%.o,\
+	$(filter-out tools/xenshape/main.c,$(wildcard tools/xenshape/*.c)))
 $(BUILD)/fuzz/seed_%: tests/fuzz/seed_%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDLIBS_LIB)
