@@ -350,8 +350,7 @@ int cli_policy_parse(const struct cmd_spec *c, char **words, unsigned n,
         const char *eq = strchr(words[i], '=');
         const xenshape__schema_key *k;
         xenshape__schema_val v;
-        char why[XENSHAPE__SCHEMA_WHY_MAX], name[64];
-        char *canon = p->canon[p->n];
+        char why[XENSHAPE__SCHEMA_WHY_MAX], name[64], *canon;
         size_t kl;
 
         if (!eq || eq == words[i])
@@ -378,11 +377,13 @@ int cli_policy_parse(const struct cmd_spec *c, char **words, unsigned n,
                                    "%s", words[i], list);
         }
         /* A key of scope vm, given once: at most XENSHAPE__SCHEMA_NR_VM
-         * words get past here, so keys[] and in[] cannot overflow. */
+         * words get past here, so keys[], in[] and canon[] cannot
+         * overflow. */
         for (j = 0; j < p->n; j++)
             if (p->keys[j] == k)
                 return cli_usage_error(c, "key %s given twice ('%s')",
                                        k->name, words[i]);
+        canon = p->canon[p->n];
         if (eq[1] && xenshape__schema_parse(k, eq + 1, strlen(eq + 1), &v,
                                             why, sizeof(why)))
             return cli_usage_error(c, "bad value in '%s': %s", words[i],
