@@ -32,7 +32,7 @@ struct cli_args;
 
 /*
  * One command, as xl's struct cmd_spec: the table in cmdtable.c is the
- * one list of commands; main(), --help, "help CMD" and the man page
+ * one list of commands; cli_parse(), --help, "help CMD" and the man page
  * (--man) all read it.  A command comes in two steps so that its
  * arguments can be checked without xenstore (tests/fuzz/fuzz_cli_args.c
  * runs the first step alone): parse_fn checks the arguments and fills
