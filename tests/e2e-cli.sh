@@ -61,6 +61,7 @@ normalise() {
         -e "s/$u3/<uuid-idle>/g" \
         -e 's/^ *[0-9]\{1,\} s  /  <t> s  /' \
         -e 's/^\(  frames \(written\|read\) *\)[0-9]*$/\1<n>/' \
+        -e 's/^\(  used *\)[0-9]* of \([0-9]* MiB\) ([0-9]*%)/\1<n> of \2 (<p>%)/' \
         -e 's/^\(  used *\)[0-9]* of/\1<n> of/' \
         -e 's/^Store: [0-9]* of/Store: <n> of/' \
         -e 's/^\(  \(meter\/[a-z-]*\|usage-frames\) *\)[0-9]*$/\1<n>/' \
@@ -201,6 +202,8 @@ bad 2 "ambiguous command 'h': could be hibernate, help" h
 bad 2 "unknown option '--frob'" --frob list
 bad 2 "bad --backend 'kvm': want xen or sim" --backend kvm list
 bad 2 "option '--sim-socket' needs an argument" --sim-socket
+bad 2 "option '--verbose' takes no value" --verbose=1 list
+bad 2 "option '--man' takes no value" --man=x
 bad 2 "unexpected argument 'web'" list web
 bad 2 "no DOMAIN given" info
 bad 2 "too many arguments" info web batch

@@ -373,14 +373,24 @@ int cli_parse(int argc, char **argv, struct cli_args *a)
         case ':':
             cli_err("option '%s' needs an argument", argv[optind - 1]);
             return EXIT_USAGE;
-        default:
-            if (optopt)
+        default: {
+            /* A long option given a value it does not take (--verbose=1)
+             * comes back with optopt set to its internal letter, which
+             * means nothing to the user (and --man's is not documented):
+             * name the option as it was written. */
+            const char *arg = argv[optind - 1];
+            const char *eq = strchr(arg, '=');
+
+            if (!strncmp(arg, "--", 2) && eq && optopt)
+                cli_err("option '%.*s' takes no value; see 'xenshape "
+                        "--help'", (int)(eq - arg), arg);
+            else if (optopt && strncmp(arg, "--", 2))
                 cli_err("unknown option '-%c'; see 'xenshape --help'",
                         optopt);
             else
-                cli_err("unknown option '%s'; see 'xenshape --help'",
-                        argv[optind - 1]);
+                cli_err("unknown option '%s'; see 'xenshape --help'", arg);
             return EXIT_USAGE;
+        }
         }
     }
     if (optind >= argc) {
