@@ -27,26 +27,11 @@ u1=@uuid1@ u2=@uuid2@ u3=@uuid3@
 trap 'tmux -S "$TMUX_SOCK" kill-server 2>/dev/null || true; cleanup_sim;
       rm -rf "$WORK"' EXIT
 
-fail() {
-    echo "FAIL: $*" >&2
-    echo "--- daemon log (end)" >&2
-    tail -n 20 "$WORK/daemon.log" >&2 || true
-    exit 1
-}
 
 xsh() {
     "$BIN/xenshape" --sim-socket "$WORK/sim.sock" "$@"
 }
 
-wait_until() {   # wait_until SECONDS WHAT COMMAND...
-    local secs=$1 what=$2 i
-    shift 2
-    for ((i = 0; i < secs * 5; i++)); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.2
-    done
-    fail "no $what after $secs s"
-}
 
 st_is_host() {   # st_is_host KEY VALUE
     [ "$(kv_read "/xenshape/status/$1" 2>/dev/null)" = "$2" ]

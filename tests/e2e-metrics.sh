@@ -14,21 +14,6 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/xenshape-metrics.XXXXXX")
 trap 'kill -CONT "${DAEMON_PID:-0}" 2>/dev/null; cleanup_sim; rm -rf "$WORK"' EXIT
 PROM=$WORK/xenshape.prom
 
-fail() {
-    echo "FAIL: $*" >&2
-    echo "--- daemon log (end)" >&2
-    tail -n 20 "$WORK/daemon.log" >&2
-    exit 1
-}
-wait_until() {   # wait_until SECONDS WHAT COMMAND...
-    local secs=$1 what=$2 i
-    shift 2
-    for ((i = 0; i < secs * 5; i++)); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.2
-    done
-    fail "no $what after $secs s"
-}
 # metric FILE NAME DOMID: the value of a per-domain sample.
 metric() {
     awk -v n="$2" -v d="domid=\"$3\"" \

@@ -20,25 +20,11 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/xenshape-shape.XXXXXX")
 . tools/scripts/simlib.sh
+FAIL_TAIL=30
 trap 'cleanup_sim; rm -rf "$WORK"' EXIT
 
-fail() {
-    echo "FAIL: $*" >&2
-    echo "--- daemon log (end)" >&2
-    tail -n 30 "$WORK/daemon.log" >&2
-    exit 1
-}
 
 # wait_until SECONDS WHAT COMMAND...: until COMMAND succeeds.
-wait_until() {
-    local secs=$1 what=$2 i
-    shift 2
-    for ((i = 0; i < secs * 5; i++)); do
-        "$@" >/dev/null && return 0
-        sleep 0.2
-    done
-    fail "no $what after $secs s"
-}
 
 # st DOMID KEY: a status key of a domain, read as Dom0.
 st() {

@@ -32,6 +32,7 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-build/bin}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/xenshape-soak.XXXXXX")
 . tools/scripts/simlib.sh
+FAIL_TAIL=30
 trap 'cleanup_sim; rm -rf "$WORK"' EXIT
 
 secs=${SOAK_SECONDS:-60}
@@ -41,22 +42,7 @@ seed=${SOAK_SEED:-$$}
 RANDOM=$seed
 echo "soak: $secs s, seed $seed (SOAK_SEED=$seed replays the choices)"
 
-fail() {
-    echo "FAIL: $*" >&2
-    echo "--- daemon log (end)" >&2
-    tail -n 30 "$WORK/daemon.log" >&2
-    exit 1
-}
 
-wait_until() {   # wait_until SECONDS WHAT COMMAND...
-    local secs=$1 what=$2 i
-    shift 2
-    for ((i = 0; i < secs * 5; i++)); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.2
-    done
-    fail "no $what after $secs s"
-}
 
 uuid_of() {
     local u

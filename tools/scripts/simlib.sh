@@ -68,6 +68,27 @@ dom_status() {
     grep "^domain $1 " "$WORK/status" 2>/dev/null
 }
 
+# fail MESSAGE: end the test with MESSAGE and the end of the daemon's log
+# (FAIL_TAIL lines, default 20).
+fail() {
+    echo "FAIL: $*" >&2
+    echo "--- daemon log (end)" >&2
+    tail -n "${FAIL_TAIL:-20}" "$WORK/daemon.log" >&2 || true
+    exit 1
+}
+
+# wait_until SECONDS WHAT COMMAND...: poll COMMAND five times a second
+# until it succeeds; fail naming WHAT after SECONDS.
+wait_until() {
+    local secs=$1 what=$2 i
+    shift 2
+    for ((i = 0; i < secs * 5; i++)); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    fail "no $what after $secs s"
+}
+
 cleanup_sim() {
     # The shell reports each killed background job; nobody needs that.
     exec 2>/dev/null
