@@ -13,11 +13,14 @@
  *
  * and the lane's Dom0 script (dom0/scenarios.sh) compares them with what
  * the schema's permissions promise: a guest never writes policy, its own
- * or another VM's, never writes its status, never reads another domain's
- * status, never lists the policy tree; it may read its own status.
+ * or another VM's, not even with crafted values (a domid or a path where a
+ * number belongs, an oversized value), never writes its status, never
+ * reads another domain's status, never lists the policy tree; it may read
+ * its own status.
  *
  * Configuration from the kernel command line (init's environment):
- * XSPROBE_OTHER=<domid> of another guest whose status to try.  It runs
+ * XSPROBE_OTHER=<domid> of another guest whose status to try, and
+ * XSPROBE_OTHER_VM=<uuid> of that guest, whose policy to try.  It runs
  * before memverify when MEMVERIFY_XSPROBE=1 (memverify.c execs it).
  */
 
@@ -117,6 +120,7 @@ int main(void)
     char domid[32], vm[256], err[64], path[512];
     int i;
     const char *other = getenv("XSPROBE_OTHER");
+    const char *other_vm = getenv("XSPROBE_OTHER_VM");
 
     xs_fd = open("/dev/xen/xenbus", O_RDWR);
     if (xs_fd < 0) {
@@ -154,6 +158,32 @@ int main(void)
         probe("write", path, "1");
         snprintf(path, sizeof(path), "/xenshape/vm/%s/priority", vm + 4);
         probe("read", path, NULL);
+    }
+    /* Crafted values in our own policy: a domid and a path where a
+     * number belongs, and a value larger than any key of ours takes.
+     * xenstored must refuse them before xenshaped could read them. */
+    if (!strncmp(vm, "/vm/", 4)) {
+        static char big[3000];
+
+        snprintf(path, sizeof(path), "/xenshape/vm/%s/priority", vm + 4);
+        if (other && *other) {
+            char val[64];
+
+            snprintf(val, sizeof(val), "%s", other);
+            probe("write", path, val);
+            snprintf(val, sizeof(val), "/local/domain/%s/xenshape/state",
+                     other);
+            probe("write", path, val);
+        }
+        memset(big, '9', sizeof(big) - 1);
+        probe("write", path, big);
+    }
+    /* Another VM's policy, by its UUID (which a guest could learn). */
+    if (other_vm && *other_vm) {
+        snprintf(path, sizeof(path), "/xenshape/vm/%s/pin", other_vm);
+        probe("write", path, "0");
+        snprintf(path, sizeof(path), "/xenshape/vm/%s/priority", other_vm);
+        probe("write", path, "1");
     }
     /* Every VM's policy, and the host's. */
     probe("dir", "/xenshape/vm", NULL);
