@@ -3,9 +3,9 @@
  * call.  Each domain is prepared first (its leaky bucket, thresholds and
  * paced wish), the fixed consumers are set aside (domains that cannot be
  * paged, honoured pins), then the tiers are served in order from what is
- * left: generic wishes, soakers' min-operating, relaunches, frames of
- * paused soakers, soakers' growth.  Last, every domain gets its state,
- * metering and a reason in words.
+ * left: generic wishes, soakers' min-operating, faulting generic domains'
+ * claims, relaunches, frames of paused soakers, soakers' growth.  Last,
+ * every domain gets its state, metering and a reason in words.
  *
  * All arithmetic is on unsigned frame counts, saturating where a sum or
  * product could overflow on a hostile snapshot; products of three terms
@@ -52,6 +52,7 @@ struct work {
     uint64_t raw;                    /* its wish */
     uint64_t want;                   /* its wish, paced */
     uint64_t proj;                   /* faulting: wanted beyond want */
+    uint64_t kept;                   /* of its claim, kept from soakers */
     uint64_t target;
     unsigned actions;
     uint64_t left;                   /* R when its tier reached it */
@@ -198,6 +199,37 @@ static uint64_t resolve(xenshape__sizepct sp, uint64_t base)
     return min64(sp.v / FRAME_KIB, base);
 }
 
+/*
+ * A faulting domain's claim: what it will page in over CLAIM_MS at the
+ * rate it faulted last interval (at least that interval's faults, its
+ * projection).  Soakers are paged out ahead of it by that much (see
+ * tier_claim()), so that it does not wait for them a decision at a time:
+ * evicting a soaker is quick, deciding to is what takes intervals.
+ *
+ * The claim rises with the fault rate at once but falls by only 1/8 a
+ * second, and lapses FAULT_HOLD_MS after the last fault.  Faults come in
+ * bursts (a guest stalls on its page-ins, the first interval of a surge
+ * sees only part of it); following each interval's count down would let
+ * soakers grow back between two bursts, to be paged out again by the
+ * next one.  Only generic domains claim: a soaker wants everything
+ * anyway, and a hibernated domain is not running.
+ */
+static void claim_update(struct work *w, uint64_t dt)
+{
+    const xenshape__shape_dom *in = w->in;
+    uint64_t fresh, decayed;
+
+    if (!w->fault_recent || !in->paging || in->pol->soaker) {
+        w->m.claim = 0;
+        return;
+    }
+    decayed = w->m.claim - min64(w->m.claim,
+                                 mul3div(w->m.claim, dt, 1, 8000));
+    fresh = max64(in->faults, mul3div(in->faults,
+                                      XENSHAPE__SHAPE_CLAIM_MS, 1, dt));
+    w->m.claim = min64(max64(fresh, decayed), w->presented);
+}
+
 /* Bucket, thresholds, pacing limits: everything that depends on the
  * domain alone (and the host's free RAM, for dynamic thresholds). */
 static void prepare(struct work *w, const xenshape__shape_host *host,
@@ -232,6 +264,7 @@ static void prepare(struct work *w, const xenshape__shape_host *host,
     w->presented = max64(in->presented, in->resident);
     w->usage_known = in->usage != XENSHAPE__SHAPE_USAGE_UNKNOWN;
     w->usage = w->usage_known ? min64(in->usage, w->presented) : 0;
+    claim_update(w, dt);
 
     /* The leaky bucket: fill by what was gained since the last decision,
      * leak one interval at rate * priority/1000.  The allowance for the
@@ -451,6 +484,36 @@ static bool tier_soaker_min(struct work **s, unsigned n, uint64_t *R,
     return contention;
 }
 
+/*
+ * After tier b: faulting generic domains' claims (see claim_update()),
+ * highest priority first, kept from what relaunches, paused soakers and
+ * soakers' growth would take.  Running soakers thus lose down to their
+ * min-operating at once, lowest priority first (they grow highest
+ * priority first into what is left), and no soaker grows back into the
+ * room while the claim lasts.  A claim is bounded by what the domain may
+ * hold by the next decision: its ceiling (a threshold's cap) and its
+ * bucket allowance, so a claim never lets a domain gain faster than its
+ * bucket does, and leaves nothing aside for a domain capped or paged out.
+ * Like a projection it is a guess, so it comes after soakers' minimums:
+ * it costs a soaker its growth, never its minimum, and never hibernates
+ * one (that happens in tier b, for RAM a domain holds or wishes for).
+ */
+static void tier_claim(struct work **g, unsigned n, uint64_t *R)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        struct work *w = g[i];
+        uint64_t room;
+
+        if (!w->m.claim || w->target < w->want || w->want < w->resident)
+            continue;
+        room = sat_sub(min64(w->ceiling, w->hi), w->target);
+        w->kept = min64(min64(w->m.claim, room), *R);
+        *R -= w->kept;
+    }
+}
+
 /* Tier c: relaunches of hibernated soakers. */
 static void tier_relaunch(struct work **h, unsigned n, uint64_t *R,
                           uint64_t now, uint64_t hold_ms)
@@ -510,10 +573,11 @@ static void tier_paused(struct work **h, unsigned n, uint64_t *R)
     }
 }
 
-/* Between tiers d and e: generic domains' projections (see wish()),
- * served before soakers grow, never at the cost of a soaker's minimum;
- * in priority order. */
-static void tier_projection(struct work **g, unsigned n, uint64_t *R)
+/* Generic domains' projections (see wish()), out of their claims: the
+ * claim covers at least one interval's faults, within the same ceiling
+ * and allowance, so it holds the projection unless RAM ran out.  What is
+ * left of the claim stays free. */
+static void tier_projection(struct work **g, unsigned n)
 {
     unsigned i;
 
@@ -523,9 +587,9 @@ static void tier_projection(struct work **g, unsigned n, uint64_t *R)
 
         if (!w->proj || w->target < w->want)
             continue;
-        extra = min64(w->proj, *R);
+        extra = min64(w->proj, w->kept);
         w->target += extra;
-        *R -= extra;
+        w->kept -= extra;
     }
 }
 
@@ -647,6 +711,12 @@ static void explain_running(struct work *w, struct text *t)
         clause(t, &first);
         put(t, "contention: shared by priority (%u)", w->prio);
     }
+    if (w->kept) {
+        SZ(kept, w->kept);
+
+        clause(t, &first);
+        put(t, "%s more kept free of soakers for its faults", kept);
+    }
     if (w->step_limited && w->target == w->want) {
         clause(t, &first);
         put(t, "step %s", step);
@@ -759,7 +829,7 @@ int xenshape__shape_decide(const xenshape__shape_host *host,
     struct work *work = NULL, **all = NULL, **sel = NULL;
     uint64_t dt, avail, reserved, held = 0, free_eff, R, fixed = 0;
     uint64_t demand = 0, assigned = 0, hold_ms;
-    bool contention = false;
+    bool contention = false, soakers = false;
     unsigned i, n;
     int rc;
 
@@ -863,14 +933,19 @@ int xenshape__shape_decide(const xenshape__shape_host *host,
     n = pick(all, nr, CLS_SOAKER, sel, by_prio);
     if (tier_soaker_min(sel, n, &R, host->now_ms))
         contention = true;
+    n = pick(all, nr, CLS_GENERIC, sel, by_prio);
+    tier_claim(sel, n, &R);
+    tier_projection(sel, n);
     n = pick(all, nr, CLS_HIBERNATED, sel, by_relaunch);
     tier_relaunch(sel, n, &R, host->now_ms, hold_ms);
     n = pick(all, nr, CLS_HIBERNATED, sel, by_prio);
     tier_paused(sel, n, &R);
-    n = pick(all, nr, CLS_GENERIC, sel, by_prio);
-    tier_projection(sel, n, &R);
     n = pick(all, nr, CLS_SOAKER, sel, by_prio);
     tier_soaker_grow(sel, n, &R);
+    for (i = 0; i < nr; i++)
+        if (all[i]->cls == CLS_SOAKER ||
+            (all[i]->cls == CLS_HIBERNATED && all[i]->pol->soaker))
+            soakers = true;
 
     for (i = 0; i < nr; i++) {
         struct work *w = &work[i];
@@ -879,6 +954,12 @@ int xenshape__shape_decide(const xenshape__shape_host *host,
 
         if (w->cls != CLS_HIBERNATED)
             w->m.relaunching = false;
+        /* Only a generic domain claims; and a claim is worth a word only
+         * where soakers gave way for it (free RAM is kept anyway). */
+        if (w->cls != CLS_GENERIC)
+            w->m.claim = 0;
+        if (!soakers)
+            w->kept = 0;
         w->m.state = state_of(w);
         w->m.prev_resident = w->resident;
         w->m.target = w->target;

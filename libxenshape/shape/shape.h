@@ -47,6 +47,15 @@
  *          soaker for which it does not fit is hibernated (paused, then
  *          paged fully out, or with hibernate=pause paged out only as the
  *          RAM is needed): lowest priorities go first;
+ *       claims: room for what faulting generic domains will page in
+ *          (CLAIM_MS at their fault rate, within their bucket allowance
+ *          and ceiling), kept free of soakers, so that soakers are paged
+ *          out ahead of the demand, down to their min-operating at once,
+ *          rather than one interval's faults at a time.  The claim rises
+ *          with the fault rate at once, decays slowly and lapses
+ *          FAULT_HOLD_MS after the last fault, so that soakers do not
+ *          grow back into it between two bursts of faults; a domain's
+ *          projection (one interval's faults) is granted out of it;
  *       c. hibernated soakers' relaunch, highest priority first, when
  *          min-starting fits and the soaker was paused at least
  *          hysteresis-s (>= 60 s) ago: at most one pause/resume cycle
@@ -58,7 +67,9 @@
  *          first, up to their paced wish.
  *     So soakers give RAM back before generic domains do, lowest priority
  *     first, and grow into free RAM highest priority first.  Contention
- *     shrinks are not paced: the RAM is needed now.
+ *     shrinks are not paced: the RAM is needed now.  A claim is a guess,
+ *     like a projection: it costs soakers their growth, never their
+ *     minimum, so it never hibernates one by itself.
  *
  * Invariants (tests/check_shape.c checks each over long simulations):
  * the targets sum to at most A (unless domains that cannot be paged
@@ -97,8 +108,13 @@ const char *xenshape__shape_state_name(enum xenshape__shape_state s);
  * holds a generic domain where it is. */
 #define XENSHAPE__SHAPE_USAGE_UNKNOWN UINT64_MAX
 
-/* A generic domain that faulted this recently keeps what it holds. */
+/* A generic domain that faulted this recently keeps what it holds, and
+ * its claim (below) lasts as long. */
 #define XENSHAPE__SHAPE_FAULT_HOLD_MS 5000u
+
+/* A faulting generic domain's claim: the room kept free of soakers for
+ * what it will page in over this long at the rate it faults now. */
+#define XENSHAPE__SHAPE_CLAIM_MS 5000u
 
 /* Most domains one decision takes. */
 #define XENSHAPE__SHAPE_MAX_DOMS 4096u
@@ -125,6 +141,8 @@ typedef struct xenshape__shape_memo {
     uint64_t target;                 /* the last target */
     bool faulted;                    /* it has faulted since we knew it */
     uint64_t last_fault_ms;          /* the last interval with a fault */
+    uint64_t claim;                  /* frames kept free of soakers for
+                                        its faults (generic domains) */
 } xenshape__shape_memo;
 
 /* The host in a snapshot. */
