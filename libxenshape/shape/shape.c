@@ -47,6 +47,8 @@ struct work {
     uint64_t rate;                   /* bucket leak per interval, frames */
     uint64_t allowance;              /* frames it may gain this interval */
     uint64_t hi;                     /* resident + allowance, capped */
+    uint64_t hi_claim;               /* resident + what the bucket allows
+                                        over CLAIM_MS, capped */
     uint64_t t_high, t_low, ceiling, step, headroom;
     uint64_t min_op, min_start;
     uint64_t raw;                    /* its wish */
@@ -278,6 +280,11 @@ static void prepare(struct work *w, const xenshape__shape_host *host,
     w->m.bucket = fill;
     w->allowance = sat_add(burst - fill, w->rate);
     w->hi = min64(w->presented, sat_add(w->resident, w->allowance));
+    /* Over the claim's horizon it may gain no more than the allowance
+     * and the leak of the intervals after the next one. */
+    w->hi_claim = min64(w->presented, sat_add(w->resident, sat_add(
+        w->allowance, mul3div(w->rate, sat_sub(XENSHAPE__SHAPE_CLAIM_MS, dt),
+                              1, dt))));
 
     base = w->presented;
     if (pol->threshold_mode == XENSHAPE__THRESHOLD_DYNAMIC)
@@ -491,9 +498,12 @@ static bool tier_soaker_min(struct work **s, unsigned n, uint64_t *R,
  * min-operating at once, lowest priority first (they grow highest
  * priority first into what is left), and no soaker grows back into the
  * room while the claim lasts.  A claim is bounded by what the domain may
- * hold by the next decision: its ceiling (a threshold's cap) and its
- * bucket allowance, so a claim never lets a domain gain faster than its
- * bucket does, and leaves nothing aside for a domain capped or paged out.
+ * hold within its horizon: its ceiling (a threshold's cap), and what its
+ * bucket lets it gain over CLAIM_MS (the allowance, then the leak), so
+ * no room is kept that the bucket would not let it use, and none for a
+ * domain capped or paged out.  The claim is room, not a grant: the
+ * domain's own target still rises by its projection alone, within its
+ * allowance.
  * Like a projection it is a guess, so it comes after soakers' minimums:
  * it costs a soaker its growth, never its minimum, and never hibernates
  * one (that happens in tier b, for RAM a domain holds or wishes for).
@@ -508,7 +518,7 @@ static void tier_claim(struct work **g, unsigned n, uint64_t *R)
 
         if (!w->m.claim || w->target < w->want || w->want < w->resident)
             continue;
-        room = sat_sub(min64(w->ceiling, w->hi), w->target);
+        room = sat_sub(min64(w->ceiling, w->hi_claim), w->target);
         w->kept = min64(min64(w->m.claim, room), *R);
         *R -= w->kept;
     }

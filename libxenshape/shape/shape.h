@@ -47,15 +47,17 @@
  *          soaker for which it does not fit is hibernated (paused, then
  *          paged fully out, or with hibernate=pause paged out only as the
  *          RAM is needed): lowest priorities go first;
- *       claims: room for what faulting generic domains will page in
- *          (CLAIM_MS at their fault rate, within their bucket allowance
- *          and ceiling), kept free of soakers, so that soakers are paged
- *          out ahead of the demand, down to their min-operating at once,
- *          rather than one interval's faults at a time.  The claim rises
- *          with the fault rate at once, decays slowly and lapses
- *          FAULT_HOLD_MS after the last fault, so that soakers do not
- *          grow back into it between two bursts of faults; a domain's
- *          projection (one interval's faults) is granted out of it;
+ *       b'. faulting generic domains' claims: room for what each will
+ *          page in over CLAIM_MS at its fault rate (within its ceiling
+ *          and what its bucket allows over CLAIM_MS), kept free of
+ *          soakers.  Not a grant: a target still rises only by the
+ *          projection (one interval's faults, out of the claim) within
+ *          the allowance.  Soakers are thus paged out ahead of the
+ *          demand, down to their min-operating in one decision, not by
+ *          one interval's faults per decision.  The claim rises with the
+ *          fault rate at once, decays slowly and lapses FAULT_HOLD_MS
+ *          after the last fault, so that soakers do not grow back into
+ *          it between two bursts of faults;
  *       c. hibernated soakers' relaunch, highest priority first, when
  *          min-starting fits and the soaker was paused at least
  *          hysteresis-s (>= 60 s) ago: at most one pause/resume cycle
