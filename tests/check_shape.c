@@ -611,22 +611,23 @@ static const struct row rows[] = {
     },
     {
         /* Contention from a faulting domain (rate 1000M: it may gain
-         * 512 + 500 = 1012 this interval).  It faulted 200 MiB last
-         * interval, so it claims 5 s of that, 1000 MiB, kept from
-         * soakers; its projection (200) comes out of the claim, 800 stay
-         * free.  7168 - 4000 = 3168: min-operating 256 each (2656 left),
-         * the claim (1656 left), then growth, highest priority first:
-         * the priority 900 soaker keeps its 1912, nothing is left for
-         * the priority 100 one, which goes from 1256 to its minimum in
-         * this one decision.  (By projection alone it would keep 1056
-         * and lose its RAM 200 MiB a decision.) */
+         * 512 + 500 = 1012 this interval, 1012 + 9 x 500 = 5512 over
+         * the claim's 10 s).  It faulted 100 MiB last interval, so it
+         * claims 10 s of that, 1000 MiB, kept from soakers; its
+         * projection (100) comes out of the claim, 900 stay free.
+         * 7168 - 4000 = 3168: min-operating 256 each (2656 left), the
+         * claim (1656 left), then growth, highest priority first: the
+         * priority 900 soaker keeps its 1912, nothing is left for the
+         * priority 100 one, which goes from 1256 to its minimum in this
+         * one decision.  (By projection alone it would keep 1156 and
+         * lose its RAM 100 MiB a decision.) */
         .name = "a faulting domain's claim takes soakers to their minimum "
                 "at once, lowest priority first",
         .contention = NO,
         .d = {{ .domid = 1, .pol = "rate=1000M", .presented = 8192,
-                .resident = 4000, .usage = 3000, .faults = 200,
-                .target = 4200, .state = GROWING,
-                .reason = "; 800 MiB more kept free of soakers for its "
+                .resident = 4000, .usage = 3000, .faults = 100,
+                .target = 4100, .state = GROWING,
+                .reason = "; 900 MiB more kept free of soakers for its "
                           "faults" },
               { .domid = 2, .pol = "soaker=1 priority=900",
                 .presented = 1912, .resident = 1912, .target = 1912,
@@ -641,23 +642,24 @@ static const struct row rows[] = {
         /* The same with a small bucket, rate 100M and burst 100M: 50
          * MiB a second at priority 500.  By the next decision the
          * domain may gain 100 + 50 = 150, its projection cut to that;
-         * over the claim's 5 s, 100 + 5 x 50 = 350, so it claims no
-         * more than that, of which 200 stay free after the projection.
-         * The claim never outruns the bucket, and the domain's own
-         * target stays within its allowance.  The priority 100 soaker
-         * keeps 3168 - 512 - 350 - 1656 = 650 above its minimum. */
+         * over the claim's 10 s, 100 + 10 x 50 = 600, so it claims no
+         * more than that (not 2000), of which 450 stay free after the
+         * projection.  The claim never outruns the bucket, and the
+         * domain's own target stays within its allowance.  The priority
+         * 100 soaker keeps 3168 - 512 - 600 - 1656 = 400 above its
+         * minimum. */
         .name = "a claim is bounded by the bucket",
         .d = {{ .domid = 1, .pol = "rate=100M burst=100M",
                 .presented = 8192, .resident = 4000, .usage = 3000,
                 .faults = 200, .target = 4150, .state = GROWING,
                 .reason = "=paged in up to 150 MiB: usage 2.9 GiB, faulted "
-                          "200 MiB: wants 4.1 GiB; 200 MiB more kept free "
+                          "200 MiB: wants 4.1 GiB; 450 MiB more kept free "
                           "of soakers for its faults; bucket full" },
               { .domid = 2, .pol = "soaker=1 priority=900",
                 .presented = 1912, .resident = 1912, .target = 1912,
                 .state = RUNNING },
               { .domid = 3, .pol = "soaker=1 priority=100",
-                .presented = 8192, .resident = 1256, .target = 906,
+                .presented = 8192, .resident = 1256, .target = 656,
                 .state = SHRINKING }},
     },
     {
@@ -698,18 +700,18 @@ static const struct row rows[] = {
     {
         /* A claim is a guess: it takes soakers' growth, never their
          * minimum.  7168 - 6000 = 1168: 256 each (656 left), the claim
-         * of 500 (100 of it the projection), 156 for growth.  Nobody is
+         * of 500 (50 of it the projection), 156 for growth.  Nobody is
          * hibernated, and there is no contention.  (Were claims served
          * before soakers' minimums, a domain growing fast towards a
-         * known working set would claim 5 s of growth beyond it and
+         * known working set would claim seconds of growth beyond it and
          * hibernate soakers that the end state has room for:
          * t_sim_soakers would lose its priority 900 soaker.) */
         .name = "a claim never hibernates a soaker",
         .contention = NO,
         .d = {{ .domid = 1, .pol = "rate=1000M", .presented = 8192,
-                .resident = 6000, .usage = 6000, .faults = 100,
-                .target = 6100, .state = GROWING,
-                .reason = "; 400 MiB more kept free of soakers for its "
+                .resident = 6000, .usage = 6000, .faults = 50,
+                .target = 6050, .state = GROWING,
+                .reason = "; 450 MiB more kept free of soakers for its "
                           "faults" },
               { .domid = 2, .pol = "soaker=1 priority=900",
                 .presented = 8192, .resident = 584, .target = 412,
@@ -1256,12 +1258,13 @@ static unsigned wss_jump(unsigned t)
  * 2 GiB, which have filled the rest: 4200 and 2992.
  *
  * The decision at t = 20 sees no fault yet; the one at t = 21 sees 400
- * MiB, a claim of 5 s of it, 2000, bounded by the bucket to 1012 (rate
- * 1000M at priority 500: 512 + 500).  That takes the priority 100
- * soaker's 944 above its minimum at once, and 68 of the priority 900
- * one's: a projection alone would have taken 400 MiB a decision, three
- * decisions to the minimum.  Then, as the domain grows, the priority 100
- * soaker is hibernated when its minimum no longer fits beside the
+ * MiB (and a usage of 1400: the 400 it faulted in and evicted again), a
+ * claim of 10 s of it, 4000, within what its bucket allows over 10 s
+ * (rate 1000M at priority 500: 1012 + 9 x 500).  That takes both
+ * soakers to their minimum at once, the priority 100 one first; by
+ * projection alone it would have lost 400 MiB a decision, three
+ * decisions to its minimum.  Then, as the domain grows, the priority
+ * 100 soaker is hibernated when its minimum no longer fits beside the
  * domain's wish, never because of a claim; and once the domain stops
  * faulting, the priority 900 one grows back, steadily, without falling
  * again: no soaker oscillates.
@@ -1297,7 +1300,7 @@ START_TEST(t_sim_claim)
              * and no more (its bucket binds its target, not the room
              * kept for it). */
             ck_assert_uint_eq(lo->target, 2048 * MiB);
-            ck_assert_uint_eq(hi->target, 2744 * MiB);
+            ck_assert_uint_eq(hi->target, 2048 * MiB);
             ck_assert_uint_eq(g->target, 1800 * MiB);
             ck_assert(!lo->paused);
         }

@@ -320,7 +320,7 @@ static void prepare(struct work *w, const xenshape__shape_host *host,
 /*
  * hibernate-now=1: an operator wants the domain hibernated, whatever its
  * class.  It is paused at once (if it is not already) and held
- * hibernated, its frames going out as the hibernate key says (tier d),
+ * hibernated, its frames going out as the hibernate key says (tier e),
  * and no relaunch is tried while the key stays 1.  Unlike a hibernation
  * the engine decides, this one sets no hysteresis: the operator who asks
  * for it and later for the resume knows what the cycle costs.
@@ -492,7 +492,7 @@ static bool tier_soaker_min(struct work **s, unsigned n, uint64_t *R,
 }
 
 /*
- * After tier b: faulting generic domains' claims (see claim_update()),
+ * Tier c: faulting generic domains' claims (see claim_update()),
  * highest priority first, kept from what relaunches, paused soakers and
  * soakers' growth would take.  Running soakers thus lose down to their
  * min-operating at once, lowest priority first (they grow highest
@@ -504,9 +504,13 @@ static bool tier_soaker_min(struct work **s, unsigned n, uint64_t *R,
  * domain capped or paged out.  The claim is room, not a grant: the
  * domain's own target still rises by its projection alone, within its
  * allowance.
- * Like a projection it is a guess, so it comes after soakers' minimums:
- * it costs a soaker its growth, never its minimum, and never hibernates
- * one (that happens in tier b, for RAM a domain holds or wishes for).
+ *
+ * Like a projection, a claim is a guess, so it comes after soakers'
+ * minimums: it costs a soaker its growth, never its minimum, and never
+ * hibernates one (that happens in tier b, for RAM generic domains hold
+ * or wish for).  A domain growing fast towards a working set the engine
+ * knows would claim seconds of growth beyond it, and a pause for that would
+ * cost a soaker at least a hysteresis period for nothing.
  */
 static void tier_claim(struct work **g, unsigned n, uint64_t *R)
 {
@@ -524,7 +528,7 @@ static void tier_claim(struct work **g, unsigned n, uint64_t *R)
     }
 }
 
-/* Tier c: relaunches of hibernated soakers. */
+/* Tier d: relaunches of hibernated soakers. */
 static void tier_relaunch(struct work **h, unsigned n, uint64_t *R,
                           uint64_t now, uint64_t hold_ms)
 {
@@ -564,7 +568,7 @@ static void tier_relaunch(struct work **h, unsigned n, uint64_t *R,
     }
 }
 
-/* Tier d: frames a soaker hibernated with hibernate=pause still holds. */
+/* Tier e: frames a soaker hibernated with hibernate=pause still holds. */
 static void tier_paused(struct work **h, unsigned n, uint64_t *R)
 {
     unsigned i;
@@ -583,10 +587,10 @@ static void tier_paused(struct work **h, unsigned n, uint64_t *R)
     }
 }
 
-/* Generic domains' projections (see wish()), out of their claims: the
- * claim covers at least one interval's faults, within the same ceiling
- * and allowance, so it holds the projection unless RAM ran out.  What is
- * left of the claim stays free. */
+/* With tier c: generic domains' projections (see wish()), out of their
+ * claims.  A claim covers at least one interval's faults, within the
+ * same ceiling and a larger bucket bound, so it holds the projection
+ * unless RAM ran out.  What is left of the claim stays free. */
 static void tier_projection(struct work **g, unsigned n)
 {
     unsigned i;
@@ -603,7 +607,7 @@ static void tier_projection(struct work **g, unsigned n)
     }
 }
 
-/* Tier e: running soakers grow into what is left. */
+/* Tier f: running soakers grow into what is left. */
 static void tier_soaker_grow(struct work **s, unsigned n, uint64_t *R)
 {
     unsigned i;

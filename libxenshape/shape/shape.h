@@ -47,7 +47,7 @@
  *          soaker for which it does not fit is hibernated (paused, then
  *          paged fully out, or with hibernate=pause paged out only as the
  *          RAM is needed): lowest priorities go first;
- *       b'. faulting generic domains' claims: room for what each will
+ *       c. faulting generic domains' claims: room for what each will
  *          page in over CLAIM_MS at its fault rate (within its ceiling
  *          and what its bucket allows over CLAIM_MS), kept free of
  *          soakers.  Not a grant: a target still rises only by the
@@ -58,14 +58,14 @@
  *          fault rate at once, decays slowly and lapses FAULT_HOLD_MS
  *          after the last fault, so that soakers do not grow back into
  *          it between two bursts of faults;
- *       c. hibernated soakers' relaunch, highest priority first, when
+ *       d. hibernated soakers' relaunch, highest priority first, when
  *          min-starting fits and the soaker was paused at least
  *          hysteresis-s (>= 60 s) ago: at most one pause/resume cycle
  *          per soaker per period.  Relaunch = prefetch up to min-starting
  *          (paced by the bucket, possibly over several intervals), then
  *          unpause;
- *       d. frames a soaker hibernated with hibernate=pause still holds;
- *       e. running soakers' growth into what is left, highest priority
+ *       e. frames a soaker hibernated with hibernate=pause still holds;
+ *       f. running soakers' growth into what is left, highest priority
  *          first, up to their paced wish.
  *     So soakers give RAM back before generic domains do, lowest priority
  *     first, and grow into free RAM highest priority first.  Contention
@@ -115,8 +115,11 @@ const char *xenshape__shape_state_name(enum xenshape__shape_state s);
 #define XENSHAPE__SHAPE_FAULT_HOLD_MS 5000u
 
 /* A faulting generic domain's claim: the room kept free of soakers for
- * what it will page in over this long at the rate it faults now. */
-#define XENSHAPE__SHAPE_CLAIM_MS 5000u
+ * what it will page in over this long at the rate it faulted last
+ * interval.  The interval in which a surge of faults begins sees on
+ * average half of it, so this is twice the horizon meant (the fault
+ * hold); a claim only ever costs soakers their growth. */
+#define XENSHAPE__SHAPE_CLAIM_MS 10000u
 
 /* Most domains one decision takes. */
 #define XENSHAPE__SHAPE_MAX_DOMS 4096u
