@@ -705,8 +705,13 @@ static const struct row rows[] = {
          * before soakers' minimums, a domain growing fast towards a
          * known working set would claim seconds of growth beyond it and
          * hibernate soakers that the end state has room for:
-         * t_sim_soakers would lose its priority 900 soaker.) */
-        .name = "a claim never hibernates a soaker",
+         * t_sim_soakers would lose its priority 900 soaker.)  And lowest
+         * priority first in time too: the priority 900 soaker's share
+         * (584 - 412 = 172) waits, out of the room the claim keeps free,
+         * while the priority 100 one is still more than a step (64)
+         * above its target. */
+        .name = "a claim never hibernates a soaker, and takes from the "
+                "lowest priority first",
         .contention = NO,
         .d = {{ .domid = 1, .pol = "rate=1000M", .presented = 8192,
                 .resident = 6000, .usage = 6000, .faults = 50,
@@ -714,11 +719,31 @@ static const struct row rows[] = {
                 .reason = "; 450 MiB more kept free of soakers for its "
                           "faults" },
               { .domid = 2, .pol = "soaker=1 priority=900",
-                .presented = 8192, .resident = 584, .target = 412,
-                .state = SHRINKING },
+                .presented = 8192, .resident = 584, .target = 584,
+                .state = RUNNING,
+                .reason = "=held at 584 MiB: soaker priority 900, gives way "
+                          "once lower priorities have" },
               { .domid = 3, .pol = "soaker=1 priority=100",
                 .presented = 8192, .resident = 584, .target = 256,
                 .state = SHRINKING }},
+    },
+    {
+        /* The next decision, the domain still faulting 50 MiB a
+         * second: the priority 100 soaker is at its target, so the
+         * priority 900 one gives its share now.  7168 - 6050 - 512 -
+         * 500 = 106 above its minimum. */
+        .name = "a higher priority soaker gives once lower ones have",
+        .d = {{ .domid = 1, .pol = "rate=1000M", .presented = 8192,
+                .resident = 6050, .usage = 6050, .faults = 50,
+                .claim = 500, .target = 6100, .state = GROWING },
+              { .domid = 2, .pol = "soaker=1 priority=900",
+                .presented = 8192, .resident = 584, .target = 362,
+                .state = SHRINKING,
+                .reason = "=paged out 222 MiB: RAM needed by others: "
+                          "soakers give way first (priority 900)" },
+              { .domid = 3, .pol = "soaker=1 priority=100",
+                .presented = 8192, .resident = 256, .target = 256,
+                .state = RUNNING }},
     },
     {
         /* Input order must not matter: domids 9 and 3 with equal
@@ -1300,7 +1325,7 @@ START_TEST(t_sim_claim)
              * and no more (its bucket binds its target, not the room
              * kept for it). */
             ck_assert_uint_eq(lo->target, 2048 * MiB);
-            ck_assert_uint_eq(hi->target, 2048 * MiB);
+            ck_assert_uint_eq(hi->target, 4200 * MiB);
             ck_assert_uint_eq(g->target, 1800 * MiB);
             ck_assert(!lo->paused);
         }

@@ -60,6 +60,7 @@ struct work {
     uint64_t left;                   /* R when its tier reached it */
     bool uncapped;                   /* fell below threshold-low just now */
     bool step_limited, bucket_limited, squeezed;
+    bool lower_giving, deferred;     /* tier_defer() */
     bool hibernated_now, relaunched, relaunch_partial, relaunch_aborted;
     bool relaunch_switch;            /* hibernated, no longer a soaker */
     bool requested;                  /* held hibernated: hibernate-now=1 */
@@ -625,6 +626,52 @@ static void tier_soaker_grow(struct work **s, unsigned n, uint64_t *R)
     }
 }
 
+/*
+ * After tier f: lowest priority first in time, not only in targets.  A
+ * claim may take RAM from several soakers in one decision, but the pager
+ * evicts from all shrinking domains at once, and a soaker keeps faulting
+ * back part of what is evicted while it runs: had the priority 900
+ * soaker to give with the priority 100 one, the latter would reach its
+ * minimum (or its target) later.  So a soaker that would shrink keeps
+ * what it holds, out of the room claims keep free (lend: not assigned
+ * to anyone, so the targets still fit), while a lower priority soaker is
+ * still more than a step (one interval's paced page-out) above its
+ * target; it gives its share once they have.  Only claims are lent: RAM
+ * a generic domain wishes for is never held back.  s is in priority
+ * order, highest first.
+ */
+static void tier_defer(struct work **s, unsigned n, uint64_t lend)
+{
+    unsigned i, prio = 0;
+    bool below = false, group = false;
+
+    /* From the lowest priority up: is a strictly lower one still above
+     * its target by more than a step? */
+    for (i = n; i-- > 0;) {
+        struct work *w = s[i];
+
+        if (w->prio != prio) {
+            below = below || group;
+            group = false;
+            prio = w->prio;
+        }
+        w->lower_giving = below;
+        if (w->resident > sat_add(w->target, w->step))
+            group = true;
+    }
+    for (i = 0; i < n && lend; i++) {
+        struct work *w = s[i];
+        uint64_t raise;
+
+        if (!w->lower_giving || w->target >= w->resident)
+            continue;
+        raise = min64(w->resident - w->target, lend);
+        w->target += raise;
+        lend -= raise;
+        w->deferred = true;
+    }
+}
+
 /* ---- reasons ---------------------------------------------------------- */
 
 struct text {
@@ -715,6 +762,9 @@ static void explain_running(struct work *w, struct text *t)
         if (w->squeezed && w->target < w->resident)
             put(t, "RAM needed by others: soakers give way first "
                 "(priority %u)", w->prio);
+        else if (w->deferred)
+            put(t, "soaker priority %u, gives way once lower priorities "
+                "have", w->prio);
         else if (w->target > w->resident)
             put(t, "free RAM, soaker priority %u", w->prio);
         else if (w->squeezed)
@@ -842,7 +892,7 @@ int xenshape__shape_decide(const xenshape__shape_host *host,
 {
     struct work *work = NULL, **all = NULL, **sel = NULL;
     uint64_t dt, avail, reserved, held = 0, free_eff, R, fixed = 0;
-    uint64_t demand = 0, assigned = 0, hold_ms;
+    uint64_t demand = 0, assigned = 0, hold_ms, lend = 0;
     bool contention = false, soakers = false;
     unsigned i, n;
     int rc;
@@ -956,6 +1006,10 @@ int xenshape__shape_decide(const xenshape__shape_host *host,
     tier_paused(sel, n, &R);
     n = pick(all, nr, CLS_SOAKER, sel, by_prio);
     tier_soaker_grow(sel, n, &R);
+    for (i = 0; i < nr; i++)
+        if (all[i]->cls == CLS_GENERIC)
+            lend = sat_add(lend, all[i]->kept);
+    tier_defer(sel, n, lend);
     for (i = 0; i < nr; i++)
         if (all[i]->cls == CLS_SOAKER ||
             (all[i]->cls == CLS_HIBERNATED && all[i]->pol->soaker))
