@@ -66,7 +66,11 @@
  *          unpause;
  *       e. frames a soaker hibernated with hibernate=pause still holds;
  *       f. running soakers' growth into what is left, highest priority
- *          first, up to their paced wish.
+ *          first, up to their paced wish.  Then a soaker that would
+ *          shrink for a claim keeps what it holds, out of the room the
+ *          claims keep free, while a lower priority soaker is still more
+ *          than a step above its target: lowest priority first in time
+ *          too, as the pager evicts from all shrinking domains at once.
  *     So soakers give RAM back before generic domains do, lowest priority
  *     first, and grow into free RAM highest priority first.  Contention
  *     shrinks are not paced: the RAM is needed now.  A claim is a guess,
