@@ -510,8 +510,8 @@ static bool tier_soaker_min(struct work **s, unsigned n, uint64_t *R,
  * minimums: it costs a soaker its growth, never its minimum, and never
  * hibernates one (that happens in tier b, for RAM generic domains hold
  * or wish for).  A domain growing fast towards a working set the engine
- * knows would claim seconds of growth beyond it, and a pause for that would
- * cost a soaker at least a hysteresis period for nothing.
+ * knows would claim seconds of growth beyond it, and a pause for that
+ * would cost a soaker at least a hysteresis period for nothing.
  */
 static void tier_claim(struct work **g, unsigned n, uint64_t *R)
 {
@@ -661,11 +661,12 @@ static void tier_defer(struct work **s, unsigned n, uint64_t lend)
     }
     for (i = 0; i < n && lend; i++) {
         struct work *w = s[i];
-        uint64_t raise;
+        uint64_t keep = min64(w->resident, w->want), raise;
 
-        if (!w->lower_giving || w->target >= w->resident)
+        /* Only what a claim took: never above its own paced wish. */
+        if (!w->lower_giving || w->target >= keep)
             continue;
-        raise = min64(w->resident - w->target, lend);
+        raise = min64(keep - w->target, lend);
         w->target += raise;
         lend -= raise;
         w->deferred = true;
