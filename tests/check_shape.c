@@ -186,6 +186,7 @@ struct rdom {
     unsigned paused_ago_s;                /* 0: never paused */
     unsigned bucket;                      /* fill, MiB */
     unsigned prev_resident;               /* MiB; 0: same as resident */
+    unsigned claim;                       /* MiB kept for its faults */
     bool nopaging;
     /* Expected. */
     unsigned target;
@@ -609,6 +610,142 @@ static const struct row rows[] = {
                           "prefetch to 640 MiB, then unpause" }},
     },
     {
+        /* Contention from a faulting domain (rate 1000M: it may gain
+         * 512 + 500 = 1012 this interval, 1012 + 9 x 500 = 5512 over
+         * the claim's 10 s).  It faulted 100 MiB last interval, so it
+         * claims 10 s of that, 1000 MiB, kept from soakers; its
+         * projection (100) comes out of the claim, 900 stay free.
+         * 7168 - 4000 = 3168: min-operating 256 each (2656 left), the
+         * claim (1656 left), then growth, highest priority first: the
+         * priority 900 soaker keeps its 1912, nothing is left for the
+         * priority 100 one, which goes from 1256 to its minimum in this
+         * one decision.  (By projection alone it would keep 1156 and
+         * lose its RAM 100 MiB a decision.) */
+        .name = "a faulting domain's claim takes soakers to their minimum "
+                "at once, lowest priority first",
+        .contention = NO,
+        .d = {{ .domid = 1, .pol = "rate=1000M", .presented = 8192,
+                .resident = 4000, .usage = 3000, .faults = 100,
+                .target = 4100, .state = GROWING,
+                .reason = "; 900 MiB more kept free of soakers for its "
+                          "faults" },
+              { .domid = 2, .pol = "soaker=1 priority=900",
+                .presented = 1912, .resident = 1912, .target = 1912,
+                .state = RUNNING },
+              { .domid = 3, .pol = "soaker=1 priority=100",
+                .presented = 8192, .resident = 1256, .target = 256,
+                .state = SHRINKING,
+                .reason = "=paged out 1000 MiB: RAM needed by others: "
+                          "soakers give way first (priority 100)" }},
+    },
+    {
+        /* The same with a small bucket, rate 100M and burst 100M: 50
+         * MiB a second at priority 500.  By the next decision the
+         * domain may gain 100 + 50 = 150, its projection cut to that;
+         * over the claim's 10 s, 100 + 10 x 50 = 600, so it claims no
+         * more than that (not 2000), of which 450 stay free after the
+         * projection.  The claim never outruns the bucket, and the
+         * domain's own target stays within its allowance.  The priority
+         * 100 soaker keeps 3168 - 512 - 600 - 1656 = 400 above its
+         * minimum. */
+        .name = "a claim is bounded by the bucket",
+        .d = {{ .domid = 1, .pol = "rate=100M burst=100M",
+                .presented = 8192, .resident = 4000, .usage = 3000,
+                .faults = 200, .target = 4150, .state = GROWING,
+                .reason = "=paged in up to 150 MiB: usage 2.9 GiB, faulted "
+                          "200 MiB: wants 4.1 GiB; 450 MiB more kept free "
+                          "of soakers for its faults; bucket full" },
+              { .domid = 2, .pol = "soaker=1 priority=900",
+                .presented = 1912, .resident = 1912, .target = 1912,
+                .state = RUNNING },
+              { .domid = 3, .pol = "soaker=1 priority=100",
+                .presented = 8192, .resident = 1256, .target = 656,
+                .state = SHRINKING }},
+    },
+    {
+        /* No fault this interval, the last 2 s ago: the claim of 1000
+         * decays by 1/8 a second, to 875, and soakers do not grow back
+         * into it: 2656 - 875 - 1656 = 125 above the minimum. */
+        .name = "a claim outlasts a quiet interval: soakers stay out",
+        .d = {{ .domid = 1, .pol = "rate=1000M", .presented = 8192,
+                .resident = 4000, .usage = 3000, .fault_ago_s = 2,
+                .claim = 1000, .target = 4000, .state = RUNNING,
+                .reason = "; 875 MiB more kept free of soakers for its "
+                          "faults" },
+              { .domid = 2, .pol = "soaker=1 priority=900",
+                .presented = 1912, .resident = 1912, .target = 1912,
+                .state = RUNNING },
+              { .domid = 3, .pol = "soaker=1 priority=100",
+                .presented = 8192, .resident = 256, .target = 381,
+                .state = GROWING }},
+    },
+    {
+        /* 6 s after the last fault the claim lapses: the domain is paged
+         * out a step (its usage is 3000), and the soaker grows into
+         * what is free: 7168 - 3936 - 512 - 1656 = 1064 above its
+         * minimum, of which its bucket allows 512 + 100 = 612 now. */
+        .name = "a claim lapses with the fault hold",
+        .d = {{ .domid = 1, .pol = "rate=1000M", .presented = 8192,
+                .resident = 4000, .usage = 3000, .fault_ago_s = 6,
+                .claim = 1000, .target = 3936, .state = SHRINKING,
+                .reason = "=paged out 64 MiB: usage 2.9 GiB, wants "
+                          "2.9 GiB; step 64 MiB" },
+              { .domid = 2, .pol = "soaker=1 priority=900",
+                .presented = 1912, .resident = 1912, .target = 1912,
+                .state = RUNNING },
+              { .domid = 3, .pol = "soaker=1 priority=100 rate=1000M",
+                .presented = 8192, .resident = 256, .target = 868,
+                .state = GROWING, .reason = "bucket full" }},
+    },
+    {
+        /* A claim is a guess: it takes soakers' growth, never their
+         * minimum.  7168 - 6000 = 1168: 256 each (656 left), the claim
+         * of 500 (50 of it the projection), 156 for growth.  Nobody is
+         * hibernated, and there is no contention.  (Were claims served
+         * before soakers' minimums, a domain growing fast towards a
+         * known working set would claim seconds of growth beyond it and
+         * hibernate soakers that the end state has room for:
+         * t_sim_soakers would lose its priority 900 soaker.)  And lowest
+         * priority first in time too: the priority 900 soaker's share
+         * (584 - 412 = 172) waits, out of the room the claim keeps free,
+         * while the priority 100 one is still more than a step (64)
+         * above its target. */
+        .name = "a claim never hibernates a soaker, and takes from the "
+                "lowest priority first",
+        .contention = NO,
+        .d = {{ .domid = 1, .pol = "rate=1000M", .presented = 8192,
+                .resident = 6000, .usage = 6000, .faults = 50,
+                .target = 6050, .state = GROWING,
+                .reason = "; 450 MiB more kept free of soakers for its "
+                          "faults" },
+              { .domid = 2, .pol = "soaker=1 priority=900",
+                .presented = 8192, .resident = 584, .target = 584,
+                .state = RUNNING,
+                .reason = "=held at 584 MiB: soaker priority 900, gives way "
+                          "once lower priorities have" },
+              { .domid = 3, .pol = "soaker=1 priority=100",
+                .presented = 8192, .resident = 584, .target = 256,
+                .state = SHRINKING }},
+    },
+    {
+        /* The next decision, the domain still faulting 50 MiB a
+         * second: the priority 100 soaker is at its target, so the
+         * priority 900 one gives its share now.  7168 - 6050 - 512 -
+         * 500 = 106 above its minimum. */
+        .name = "a higher priority soaker gives once lower ones have",
+        .d = {{ .domid = 1, .pol = "rate=1000M", .presented = 8192,
+                .resident = 6050, .usage = 6050, .faults = 50,
+                .claim = 500, .target = 6100, .state = GROWING },
+              { .domid = 2, .pol = "soaker=1 priority=900",
+                .presented = 8192, .resident = 584, .target = 362,
+                .state = SHRINKING,
+                .reason = "=paged out 222 MiB: RAM needed by others: "
+                          "soakers give way first (priority 900)" },
+              { .domid = 3, .pol = "soaker=1 priority=100",
+                .presented = 8192, .resident = 256, .target = 256,
+                .state = RUNNING }},
+    },
+    {
         /* Input order must not matter: domids 9 and 3 with equal
          * priority and equal wishes split 7168 equally. */
         .name = "ties are broken by domid, not by order",
@@ -673,6 +810,7 @@ START_TEST(t_rows)
             d[i].memo.prev_resident = (x->prev_resident ? x->prev_resident
                                        : x->resident) * MiB;
             d[i].memo.target = x->resident * MiB;
+            d[i].memo.claim = x->claim * MiB;
         }
         held += d[i].resident;
     }
@@ -731,6 +869,16 @@ struct simvm {
     /* The guest's true working set in MiB at second t; NULL: it uses all
      * it is given (a soaker's batch work). */
     unsigned (*wss)(unsigned t);
+    /* MiB it can fault in per interval, 0: no limit.  A limited guest
+     * faults at that pace whatever its target (at its target the pager
+     * evicts its own frames for each fault), and its usage is what the
+     * n2rwx estimate sees of a guest waiting on page-ins: what it holds
+     * (all touched) and the frames it faulted in that were evicted
+     * again, not the rest of its working set.  An unlimited guest takes
+     * at once what its target allows, and its usage is its working
+     * set. */
+    unsigned pagein;
+    uint64_t last_faults, last_evicted;
     bool paused;
     xenshape__shape_memo memo;
     uint64_t last_gain;
@@ -812,6 +960,11 @@ static void sim_step(struct sim *s)
         d->paged = v->presented - v->resident;
         d->usage = v->paused ? 0 : wss_frames(v, t);
         d->faults = d->loaded = v->last_gain;
+        if (v->pagein) {
+            if (d->usage > v->resident + v->last_evicted)
+                d->usage = v->resident + v->last_evicted;
+            d->faults = d->loaded = v->last_faults;
+        }
         d->pol = &v->pol;
         d->memo = v->memo;
         held += v->resident;
@@ -862,7 +1015,21 @@ static void sim_step(struct sim *s)
         }
         if (v->resident > o->target)
             v->resident = o->target;
-        else if (!v->paused && o->target > v->resident) {
+        if (v->pagein) {
+            uint64_t w = v->paused ? 0 : wss_frames(v, t), f = 0;
+
+            if (w > v->resident)
+                f = w - v->resident < v->pagein * MiB ? w - v->resident
+                                                      : v->pagein * MiB;
+            v->last_faults = f;
+            v->last_evicted = 0;
+            if (v->resident + f > o->target && o->target >= v->resident) {
+                v->last_evicted = v->resident + f - o->target;
+                v->resident = o->target;
+            } else {
+                v->resident += f;
+            }
+        } else if (!v->paused && o->target > v->resident) {
             uint64_t w = v->wss ? wss_frames(v, t) : o->target;
 
             if (w > v->resident)
@@ -1099,6 +1266,94 @@ START_TEST(t_sim_soakers)
 }
 END_TEST
 
+/* ---- scenario: soakers shrink ahead of a faulting domain ------------ */
+
+/* Light, then from 20 s a working set of 5000 of 8192. */
+static unsigned wss_jump(unsigned t)
+{
+    return t < 20 ? 1000 : 5000;
+}
+
+/*
+ * 8192 MiB available.  A generic domain whose working set jumps from
+ * 1000 to 5000 at t = 20 but can fault in only 400 MiB a second, and
+ * whose usage shows only what it holds (as a guest waiting on page-ins):
+ * the engine learns of the demand from its faults alone.  Beside it,
+ * soakers of priority 900 (4200 presented) and 100 with min-operating
+ * 2 GiB, which have filled the rest: 4200 and 2992.
+ *
+ * The decision at t = 20 sees no fault yet; the one at t = 21 sees 400
+ * MiB (and a usage of 1400: the 400 it faulted in and evicted again), a
+ * claim of 10 s of it, 4000, within what its bucket allows over 10 s
+ * (rate 1000M at priority 500: 1012 + 9 x 500).  That takes both
+ * soakers to their minimum at once, the priority 100 one first; by
+ * projection alone it would have lost 400 MiB a decision, three
+ * decisions to its minimum.  Then, as the domain grows, the priority
+ * 100 soaker is hibernated when its minimum no longer fits beside the
+ * domain's wish, never because of a claim; and once the domain stops
+ * faulting, the priority 900 one grows back, steadily, without falling
+ * again: no soaker oscillates.
+ */
+START_TEST(t_sim_claim)
+{
+    static struct sim s;
+    struct simvm *g, *hi, *lo;
+    uint64_t prev_hi = 0, prev_lo = 0;
+    unsigned t;
+    bool hi_rose = false;
+
+    sim_init(&s, 9216, "headroom=0%");
+    g = sim_add(&s, 1, "rate=1000M", 8192, 1000, wss_jump);
+    g->pagein = 400;
+    hi = sim_add(&s, 2, "soaker=1 priority=900 rate=1000M min-operating=2G "
+                 "min-starting=2560M", 4200, 2048, NULL);
+    lo = sim_add(&s, 3, "soaker=1 priority=100 rate=1000M min-operating=2G "
+                 "min-starting=2560M", 8192, 2048, NULL);
+    for (t = 0; t < 80; t++) {
+        sim_step(&s);
+        check_soaker_order(&s);
+        if (t == 19) {
+            ck_assert_uint_eq(g->target, 1000 * MiB);
+            ck_assert_uint_eq(hi->target, 4200 * MiB);
+            ck_assert_uint_eq(lo->target, 2992 * MiB);
+        }
+        if (t == 20)
+            ck_assert_uint_eq(lo->target, 2992 * MiB);
+        if (t == 21) {
+            /* One decision after the first fault: the lowest priority
+             * soaker is at its minimum; the domain got its projection
+             * and no more (its bucket binds its target, not the room
+             * kept for it). */
+            ck_assert_uint_eq(lo->target, 2048 * MiB);
+            ck_assert_uint_eq(hi->target, 4200 * MiB);
+            ck_assert_uint_eq(g->target, 1800 * MiB);
+            ck_assert(!lo->paused);
+        }
+        if (t > 21 && !lo->paused)
+            /* At its minimum it stays there while the domain grows. */
+            ck_assert_uint_eq(lo->target, 2048 * MiB);
+        if (t > 21) {
+            /* The priority 900 soaker only shrinks while the domain
+             * faults, then only grows: once up, never down again. */
+            if (hi->target > prev_hi)
+                hi_rose = true;
+            else if (hi_rose)
+                ck_assert_uint_ge(hi->target, prev_hi);
+        }
+        prev_hi = hi->target;
+        prev_lo = lo->target;
+    }
+    (void)prev_lo;
+    ck_assert_uint_eq(lo->pauses, 1);
+    ck_assert(lo->paused);
+    ck_assert_uint_eq(hi->pauses, 0);
+    ck_assert(hi_rose);
+    ck_assert_uint_eq(g->resident, 5000 * MiB);
+    ck_assert_uint_eq(g->target, 5000 * MiB);
+    ck_assert_uint_eq(hi->target, 8192 * MiB - 5000 * MiB);
+}
+END_TEST
+
 /* ---- scenario: flapping pressure, hysteresis ------------------------ */
 
 /* Heavy and light every 5 s. */
@@ -1258,6 +1513,7 @@ static void same_decision(const xenshape__shape_out *a,
     ck_assert_int_eq(a->memo.over, b->memo.over);
     ck_assert_int_eq(a->memo.relaunching, b->memo.relaunching);
     ck_assert_uint_eq(a->memo.last_pause_ms, b->memo.last_pause_ms);
+    ck_assert_uint_eq(a->memo.claim, b->memo.claim);
 }
 
 START_TEST(t_random)
@@ -1309,6 +1565,10 @@ START_TEST(t_random)
                 d[i].memo.bucket = rnd(&x, 2 * burst(&pol[i]) + 1);
                 d[i].memo.prev_resident = rnd(&x, d[i].presented + 1);
                 d[i].memo.target = rnd(&x, d[i].presented + 1);
+                d[i].memo.faulted = rnd(&x, 2);
+                d[i].memo.last_fault_ms = rnd(&x, h.now_ms + 1);
+                d[i].memo.claim = rnd(&x, 8) ? rnd(&x, d[i].presented + 1)
+                                             : UINT64_MAX;
             }
         }
         ck_assert_int_eq(xenshape__shape_decide(&h, d, n, o, &s), 0);
@@ -1497,6 +1757,7 @@ static Suite *shape_suite(void)
     tcase_add_loop_test(tc, t_rows, 0, (int)XENSHAPE__ARRAY_SIZE(rows));
     tcase_add_test(tc, t_sim_freed_ram);
     tcase_add_test(tc, t_sim_soakers);
+    tcase_add_test(tc, t_sim_claim);
     tcase_add_test(tc, t_sim_hysteresis);
     tcase_add_test(tc, t_sim_pin);
     tcase_add_test(tc, t_sim_switch);

@@ -3,9 +3,9 @@
  * call.  Each domain is prepared first (its leaky bucket, thresholds and
  * paced wish), the fixed consumers are set aside (domains that cannot be
  * paged, honoured pins), then the tiers are served in order from what is
- * left: generic wishes, soakers' min-operating, relaunches, frames of
- * paused soakers, soakers' growth.  Last, every domain gets its state,
- * metering and a reason in words.
+ * left: generic wishes, soakers' min-operating, faulting generic domains'
+ * claims, relaunches, frames of paused soakers, soakers' growth.  Last,
+ * every domain gets its state, metering and a reason in words.
  *
  * All arithmetic is on unsigned frame counts, saturating where a sum or
  * product could overflow on a hostile snapshot; products of three terms
@@ -47,16 +47,20 @@ struct work {
     uint64_t rate;                   /* bucket leak per interval, frames */
     uint64_t allowance;              /* frames it may gain this interval */
     uint64_t hi;                     /* resident + allowance, capped */
+    uint64_t hi_claim;               /* resident + what the bucket allows
+                                        over CLAIM_MS, capped */
     uint64_t t_high, t_low, ceiling, step, headroom;
     uint64_t min_op, min_start;
     uint64_t raw;                    /* its wish */
     uint64_t want;                   /* its wish, paced */
     uint64_t proj;                   /* faulting: wanted beyond want */
+    uint64_t kept;                   /* of its claim, kept from soakers */
     uint64_t target;
     unsigned actions;
     uint64_t left;                   /* R when its tier reached it */
     bool uncapped;                   /* fell below threshold-low just now */
     bool step_limited, bucket_limited, squeezed;
+    bool lower_giving, deferred;     /* tier_defer() */
     bool hibernated_now, relaunched, relaunch_partial, relaunch_aborted;
     bool relaunch_switch;            /* hibernated, no longer a soaker */
     bool requested;                  /* held hibernated: hibernate-now=1 */
@@ -198,6 +202,37 @@ static uint64_t resolve(xenshape__sizepct sp, uint64_t base)
     return min64(sp.v / FRAME_KIB, base);
 }
 
+/*
+ * A faulting domain's claim: what it will page in over CLAIM_MS at the
+ * rate it faulted last interval (at least that interval's faults, its
+ * projection).  Soakers are paged out ahead of it by that much (see
+ * tier_claim()), so that it does not wait for them a decision at a time:
+ * evicting a soaker is quick, deciding to is what takes intervals.
+ *
+ * The claim rises with the fault rate at once but falls by only 1/8 a
+ * second, and lapses FAULT_HOLD_MS after the last fault.  Faults come in
+ * bursts (a guest stalls on its page-ins, the first interval of a surge
+ * sees only part of it); following each interval's count down would let
+ * soakers grow back between two bursts, to be paged out again by the
+ * next one.  Only generic domains claim: a soaker wants everything
+ * anyway, and a hibernated domain is not running.
+ */
+static void claim_update(struct work *w, uint64_t dt)
+{
+    const xenshape__shape_dom *in = w->in;
+    uint64_t fresh, decayed;
+
+    if (!w->fault_recent || !in->paging || in->pol->soaker) {
+        w->m.claim = 0;
+        return;
+    }
+    decayed = w->m.claim - min64(w->m.claim,
+                                 mul3div(w->m.claim, dt, 1, 8000));
+    fresh = max64(in->faults, mul3div(in->faults,
+                                      XENSHAPE__SHAPE_CLAIM_MS, 1, dt));
+    w->m.claim = min64(max64(fresh, decayed), w->presented);
+}
+
 /* Bucket, thresholds, pacing limits: everything that depends on the
  * domain alone (and the host's free RAM, for dynamic thresholds). */
 static void prepare(struct work *w, const xenshape__shape_host *host,
@@ -232,6 +267,7 @@ static void prepare(struct work *w, const xenshape__shape_host *host,
     w->presented = max64(in->presented, in->resident);
     w->usage_known = in->usage != XENSHAPE__SHAPE_USAGE_UNKNOWN;
     w->usage = w->usage_known ? min64(in->usage, w->presented) : 0;
+    claim_update(w, dt);
 
     /* The leaky bucket: fill by what was gained since the last decision,
      * leak one interval at rate * priority/1000.  The allowance for the
@@ -245,6 +281,11 @@ static void prepare(struct work *w, const xenshape__shape_host *host,
     w->m.bucket = fill;
     w->allowance = sat_add(burst - fill, w->rate);
     w->hi = min64(w->presented, sat_add(w->resident, w->allowance));
+    /* Over the claim's horizon it may gain no more than the allowance
+     * and the leak of the intervals after the next one. */
+    w->hi_claim = min64(w->presented, sat_add(w->resident, sat_add(
+        w->allowance, mul3div(w->rate, sat_sub(XENSHAPE__SHAPE_CLAIM_MS, dt),
+                              1, dt))));
 
     base = w->presented;
     if (pol->threshold_mode == XENSHAPE__THRESHOLD_DYNAMIC)
@@ -280,7 +321,7 @@ static void prepare(struct work *w, const xenshape__shape_host *host,
 /*
  * hibernate-now=1: an operator wants the domain hibernated, whatever its
  * class.  It is paused at once (if it is not already) and held
- * hibernated, its frames going out as the hibernate key says (tier d),
+ * hibernated, its frames going out as the hibernate key says (tier e),
  * and no relaunch is tried while the key stays 1.  Unlike a hibernation
  * the engine decides, this one sets no hysteresis: the operator who asks
  * for it and later for the resume knows what the cycle costs.
@@ -451,7 +492,44 @@ static bool tier_soaker_min(struct work **s, unsigned n, uint64_t *R,
     return contention;
 }
 
-/* Tier c: relaunches of hibernated soakers. */
+/*
+ * Tier c: faulting generic domains' claims (see claim_update()),
+ * highest priority first, kept from what relaunches, paused soakers and
+ * soakers' growth would take.  Running soakers thus lose down to their
+ * min-operating at once, lowest priority first (they grow highest
+ * priority first into what is left), and no soaker grows back into the
+ * room while the claim lasts.  A claim is bounded by what the domain may
+ * hold within its horizon: its ceiling (a threshold's cap), and what its
+ * bucket lets it gain over CLAIM_MS (the allowance, then the leak), so
+ * no room is kept that the bucket would not let it use, and none for a
+ * domain capped or paged out.  The claim is room, not a grant: the
+ * domain's own target still rises by its projection alone, within its
+ * allowance.
+ *
+ * Like a projection, a claim is a guess, so it comes after soakers'
+ * minimums: it costs a soaker its growth, never its minimum, and never
+ * hibernates one (that happens in tier b, for RAM generic domains hold
+ * or wish for).  A domain growing fast towards a working set the engine
+ * knows would claim seconds of growth beyond it, and a pause for that
+ * would cost a soaker at least a hysteresis period for nothing.
+ */
+static void tier_claim(struct work **g, unsigned n, uint64_t *R)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        struct work *w = g[i];
+        uint64_t room;
+
+        if (!w->m.claim || w->target < w->want || w->want < w->resident)
+            continue;
+        room = sat_sub(min64(w->ceiling, w->hi_claim), w->target);
+        w->kept = min64(min64(w->m.claim, room), *R);
+        *R -= w->kept;
+    }
+}
+
+/* Tier d: relaunches of hibernated soakers. */
 static void tier_relaunch(struct work **h, unsigned n, uint64_t *R,
                           uint64_t now, uint64_t hold_ms)
 {
@@ -491,7 +569,7 @@ static void tier_relaunch(struct work **h, unsigned n, uint64_t *R,
     }
 }
 
-/* Tier d: frames a soaker hibernated with hibernate=pause still holds. */
+/* Tier e: frames a soaker hibernated with hibernate=pause still holds. */
 static void tier_paused(struct work **h, unsigned n, uint64_t *R)
 {
     unsigned i;
@@ -510,10 +588,11 @@ static void tier_paused(struct work **h, unsigned n, uint64_t *R)
     }
 }
 
-/* Between tiers d and e: generic domains' projections (see wish()),
- * served before soakers grow, never at the cost of a soaker's minimum;
- * in priority order. */
-static void tier_projection(struct work **g, unsigned n, uint64_t *R)
+/* With tier c: generic domains' projections (see wish()), out of their
+ * claims.  A claim covers at least one interval's faults, within the
+ * same ceiling and a larger bucket bound, so it holds the projection
+ * unless RAM ran out.  What is left of the claim stays free. */
+static void tier_projection(struct work **g, unsigned n)
 {
     unsigned i;
 
@@ -523,13 +602,13 @@ static void tier_projection(struct work **g, unsigned n, uint64_t *R)
 
         if (!w->proj || w->target < w->want)
             continue;
-        extra = min64(w->proj, *R);
+        extra = min64(w->proj, w->kept);
         w->target += extra;
-        *R -= extra;
+        w->kept -= extra;
     }
 }
 
-/* Tier e: running soakers grow into what is left. */
+/* Tier f: running soakers grow into what is left. */
 static void tier_soaker_grow(struct work **s, unsigned n, uint64_t *R)
 {
     unsigned i;
@@ -544,6 +623,53 @@ static void tier_soaker_grow(struct work **s, unsigned n, uint64_t *R)
             *R -= extra;
         }
         w->squeezed = w->target < w->want;
+    }
+}
+
+/*
+ * After tier f: lowest priority first in time, not only in targets.  A
+ * claim may take RAM from several soakers in one decision, but the pager
+ * evicts from all shrinking domains at once, and a soaker keeps faulting
+ * back part of what is evicted while it runs: had the priority 900
+ * soaker to give with the priority 100 one, the latter would reach its
+ * minimum (or its target) later.  So a soaker that would shrink keeps
+ * what it holds, out of the room claims keep free (lend: not assigned
+ * to anyone, so the targets still fit), while a lower priority soaker is
+ * still more than a step (one interval's paced page-out) above its
+ * target; it gives its share once they have.  Only claims are lent: RAM
+ * a generic domain wishes for is never held back.  s is in priority
+ * order, highest first.
+ */
+static void tier_defer(struct work **s, unsigned n, uint64_t lend)
+{
+    unsigned i, prio = 0;
+    bool below = false, group = false;
+
+    /* From the lowest priority up: is a strictly lower one still above
+     * its target by more than a step? */
+    for (i = n; i-- > 0;) {
+        struct work *w = s[i];
+
+        if (w->prio != prio) {
+            below = below || group;
+            group = false;
+            prio = w->prio;
+        }
+        w->lower_giving = below;
+        if (w->resident > sat_add(w->target, w->step))
+            group = true;
+    }
+    for (i = 0; i < n && lend; i++) {
+        struct work *w = s[i];
+        uint64_t keep = min64(w->resident, w->want), raise;
+
+        /* Only what a claim took: never above its own paced wish. */
+        if (!w->lower_giving || w->target >= keep)
+            continue;
+        raise = min64(keep - w->target, lend);
+        w->target += raise;
+        lend -= raise;
+        w->deferred = true;
     }
 }
 
@@ -637,6 +763,9 @@ static void explain_running(struct work *w, struct text *t)
         if (w->squeezed && w->target < w->resident)
             put(t, "RAM needed by others: soakers give way first "
                 "(priority %u)", w->prio);
+        else if (w->deferred)
+            put(t, "soaker priority %u, gives way once lower priorities "
+                "have", w->prio);
         else if (w->target > w->resident)
             put(t, "free RAM, soaker priority %u", w->prio);
         else if (w->squeezed)
@@ -646,6 +775,12 @@ static void explain_running(struct work *w, struct text *t)
     } else if (w->squeezed) {
         clause(t, &first);
         put(t, "contention: shared by priority (%u)", w->prio);
+    }
+    if (w->kept) {
+        SZ(kept, w->kept);
+
+        clause(t, &first);
+        put(t, "%s more kept free of soakers for its faults", kept);
     }
     if (w->step_limited && w->target == w->want) {
         clause(t, &first);
@@ -758,8 +893,8 @@ int xenshape__shape_decide(const xenshape__shape_host *host,
 {
     struct work *work = NULL, **all = NULL, **sel = NULL;
     uint64_t dt, avail, reserved, held = 0, free_eff, R, fixed = 0;
-    uint64_t demand = 0, assigned = 0, hold_ms;
-    bool contention = false;
+    uint64_t demand = 0, assigned = 0, hold_ms, lend = 0;
+    bool contention = false, soakers = false;
     unsigned i, n;
     int rc;
 
@@ -863,14 +998,23 @@ int xenshape__shape_decide(const xenshape__shape_host *host,
     n = pick(all, nr, CLS_SOAKER, sel, by_prio);
     if (tier_soaker_min(sel, n, &R, host->now_ms))
         contention = true;
+    n = pick(all, nr, CLS_GENERIC, sel, by_prio);
+    tier_claim(sel, n, &R);
+    tier_projection(sel, n);
     n = pick(all, nr, CLS_HIBERNATED, sel, by_relaunch);
     tier_relaunch(sel, n, &R, host->now_ms, hold_ms);
     n = pick(all, nr, CLS_HIBERNATED, sel, by_prio);
     tier_paused(sel, n, &R);
-    n = pick(all, nr, CLS_GENERIC, sel, by_prio);
-    tier_projection(sel, n, &R);
     n = pick(all, nr, CLS_SOAKER, sel, by_prio);
     tier_soaker_grow(sel, n, &R);
+    for (i = 0; i < nr; i++)
+        if (all[i]->cls == CLS_GENERIC)
+            lend = sat_add(lend, all[i]->kept);
+    tier_defer(sel, n, lend);
+    for (i = 0; i < nr; i++)
+        if (all[i]->cls == CLS_SOAKER ||
+            (all[i]->cls == CLS_HIBERNATED && all[i]->pol->soaker))
+            soakers = true;
 
     for (i = 0; i < nr; i++) {
         struct work *w = &work[i];
@@ -879,6 +1023,12 @@ int xenshape__shape_decide(const xenshape__shape_host *host,
 
         if (w->cls != CLS_HIBERNATED)
             w->m.relaunching = false;
+        /* Only a generic domain claims; and a claim is worth a word only
+         * where soakers gave way for it (free RAM is kept anyway). */
+        if (w->cls != CLS_GENERIC)
+            w->m.claim = 0;
+        if (!soakers)
+            w->kept = 0;
         w->m.state = state_of(w);
         w->m.prev_resident = w->resident;
         w->m.target = w->target;

@@ -47,18 +47,35 @@
  *          soaker for which it does not fit is hibernated (paused, then
  *          paged fully out, or with hibernate=pause paged out only as the
  *          RAM is needed): lowest priorities go first;
- *       c. hibernated soakers' relaunch, highest priority first, when
+ *       c. faulting generic domains' claims: room for what each will
+ *          page in over CLAIM_MS at its fault rate (within its ceiling
+ *          and what its bucket allows over CLAIM_MS), kept free of
+ *          soakers.  Not a grant: a target still rises only by the
+ *          projection (one interval's faults, out of the claim) within
+ *          the allowance.  Soakers are thus paged out ahead of the
+ *          demand, down to their min-operating in one decision, not by
+ *          one interval's faults per decision.  The claim rises with the
+ *          fault rate at once, decays slowly and lapses FAULT_HOLD_MS
+ *          after the last fault, so that soakers do not grow back into
+ *          it between two bursts of faults;
+ *       d. hibernated soakers' relaunch, highest priority first, when
  *          min-starting fits and the soaker was paused at least
  *          hysteresis-s (>= 60 s) ago: at most one pause/resume cycle
  *          per soaker per period.  Relaunch = prefetch up to min-starting
  *          (paced by the bucket, possibly over several intervals), then
  *          unpause;
- *       d. frames a soaker hibernated with hibernate=pause still holds;
- *       e. running soakers' growth into what is left, highest priority
- *          first, up to their paced wish.
+ *       e. frames a soaker hibernated with hibernate=pause still holds;
+ *       f. running soakers' growth into what is left, highest priority
+ *          first, up to their paced wish.  Then a soaker that would
+ *          shrink for a claim keeps what it holds, out of the room the
+ *          claims keep free, while a lower priority soaker is still more
+ *          than a step above its target: lowest priority first in time
+ *          too, as the pager evicts from all shrinking domains at once.
  *     So soakers give RAM back before generic domains do, lowest priority
  *     first, and grow into free RAM highest priority first.  Contention
- *     shrinks are not paced: the RAM is needed now.
+ *     shrinks are not paced: the RAM is needed now.  A claim is a guess,
+ *     like a projection: it costs soakers their growth, never their
+ *     minimum, so it never hibernates one by itself.
  *
  * Invariants (tests/check_shape.c checks each over long simulations):
  * the targets sum to at most A (unless domains that cannot be paged
@@ -97,8 +114,16 @@ const char *xenshape__shape_state_name(enum xenshape__shape_state s);
  * holds a generic domain where it is. */
 #define XENSHAPE__SHAPE_USAGE_UNKNOWN UINT64_MAX
 
-/* A generic domain that faulted this recently keeps what it holds. */
+/* A generic domain that faulted this recently keeps what it holds, and
+ * its claim (below) lasts as long. */
 #define XENSHAPE__SHAPE_FAULT_HOLD_MS 5000u
+
+/* A faulting generic domain's claim: the room kept free of soakers for
+ * what it will page in over this long at the rate it faulted last
+ * interval.  The interval in which a surge of faults begins sees on
+ * average half of it, so this is twice the horizon meant (the fault
+ * hold); a claim only ever costs soakers their growth. */
+#define XENSHAPE__SHAPE_CLAIM_MS 10000u
 
 /* Most domains one decision takes. */
 #define XENSHAPE__SHAPE_MAX_DOMS 4096u
@@ -125,6 +150,8 @@ typedef struct xenshape__shape_memo {
     uint64_t target;                 /* the last target */
     bool faulted;                    /* it has faulted since we knew it */
     uint64_t last_fault_ms;          /* the last interval with a fault */
+    uint64_t claim;                  /* frames kept free of soakers for
+                                        its faults (generic domains) */
 } xenshape__shape_memo;
 
 /* The host in a snapshot. */
