@@ -101,3 +101,11 @@ cleanup_sim() {
     wait 2>/dev/null
     return 0
 }
+
+# sim_uuid DOMID: the VM's UUID, as cloud control finds it to key its
+# policy: /local/domain/<domid>/vm holds /vm/<uuid>, as libxl writes it.
+sim_uuid() {
+    local vm
+    vm=$(kv_read "/local/domain/$1/vm") || return 1
+    echo "${vm#/vm/}"
+}
