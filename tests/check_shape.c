@@ -287,6 +287,20 @@ static const struct row rows[] = {
                 .check_bucket = true, .exp_bucket = 384 }},
     },
     {
+        /* The same usage, but the domain faulted in the last interval:
+         * it is short of RAM at its cap, and what a guest waiting on
+         * page-ins touches understates its need.  The cap stays (it
+         * would otherwise grow back by its allowance, to be capped again
+         * at the next burst of writes). */
+        .name = "below threshold-low but faulting: the cap stays",
+        .d = {{ .domid = 1, .pol = "threshold-high=2560M threshold-low=2G",
+                .presented = 4096, .resident = 2560, .usage = 1800,
+                .faults = 16, .over = true, .bucket = 512,
+                .target = 2560, .state = RUNNING,
+                .reason = "capped at 2.5 GiB until usage (1.8 GiB) is "
+                          "below 2 GiB" }},
+    },
+    {
         /* It gained 512 since the last decision: the bucket fills to
          * 512 - 128 = 384, so it may gain 256 more: 1792. */
         .name = "the bucket fills with the RAM actually gained",

@@ -293,10 +293,15 @@ static void prepare(struct work *w, const xenshape__shape_host *host,
     w->t_high = resolve(pol->threshold_high, base);
     w->t_low = min64(resolve(pol->threshold_low, base), w->t_high);
     was_over = w->m.over;
+    /* A capped domain that faulted within the fault hold keeps its cap:
+     * it is short of RAM, and a guest waiting on page-ins touches less,
+     * so its measured usage understates its need (the same reason it is
+     * not paged out for lack of usage then).  Lifting the cap on such a
+     * dip would let it grow back by its allowance, to be capped again. */
     if (w->usage_known) {
         if (w->usage > w->t_high)
             w->m.over = true;
-        else if (w->usage < w->t_low)
+        else if (w->usage < w->t_low && !w->fault_recent)
             w->m.over = false;
     }
     w->uncapped = was_over && !w->m.over;

@@ -114,10 +114,12 @@ event "VMs created"
 # without policy of its own.  batch, which is writing all of its memory:
 # capped at 25% of it, and threshold-low 0% keeps the cap until cloud
 # control lifts it.  (The daemon measures usage by log-dirty, the frames
-# written plus the page-ins in an interval: a lower bound, which on this
-# busy simulated host dips near zero in some intervals and would lift a
-# cap with any higher threshold-low.)  Page-out slows to 3% of a VM's
-# memory a second, so that batch's descent can be watched.
+# written plus the page-ins in an interval: a lower bound, which on a
+# busy simulated host dips near zero in some intervals; the engine keeps
+# the cap of a domain that faulted within 5 s, but a quiet interval
+# between bursts could still lift it, and the demo should show the
+# descent.)  Page-out slows to 3% of a VM's memory a second, so that
+# batch's descent can be watched.
 p=/xenshape/vm
 kv_write /xenshape/host/shrink-rate 3% \
     "$p/${uuids[0]}/hibernate-now" 0 "$p/${uuids[0]}/priority" 900 \
