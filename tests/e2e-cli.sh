@@ -187,6 +187,8 @@ bad 2 "ambiguous command 'h': could be hibernate, help" h
 bad 2 "unknown option '--frob'" --frob list
 bad 2 "bad --backend 'kvm': want xen or sim" --backend kvm list
 bad 2 "option '--sim-socket' needs an argument" --sim-socket
+# (xsh gives --sim-socket first.)
+bad 2 "--backend xen and --sim-socket do not go together" --backend xen list
 bad 2 "option '--verbose' takes no value" --verbose=1 list
 bad 2 "option '--man' takes no value" --man=x
 bad 2 "unexpected argument 'web'" list web

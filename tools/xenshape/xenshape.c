@@ -336,6 +336,7 @@ int cli_parse(int argc, char **argv, struct cli_args *a)
     };
     const struct cmd_spec *c;
     char why[256];
+    bool xen_given = false;
     int opt;
 
     memset(a, 0, sizeof(*a));
@@ -356,8 +357,21 @@ int cli_parse(int argc, char **argv, struct cli_args *a)
                 return EXIT_USAGE;
             }
             a->opts.backend = optarg;
+            xen_given = !strcmp(optarg, "xen");
+            /* Either order is the same contradiction (the fuzzer found
+             * "-S SOCK -b xen" leaving a socket set on the xen backend). */
+            if (xen_given && a->opts.sim_socket) {
+                cli_err("--backend xen and --sim-socket do not go together "
+                        "(the socket is the simulated host's)");
+                return EXIT_USAGE;
+            }
             break;
         case 'S':
+            if (xen_given) {
+                cli_err("--backend xen and --sim-socket do not go together "
+                        "(the socket is the simulated host's)");
+                return EXIT_USAGE;
+            }
             a->opts.sim_socket = optarg;
             a->opts.backend = "sim";
             break;
