@@ -51,7 +51,7 @@ int main_explain(const struct cli_args *a)
                "%s.\n", error);
     log = cli_status(d.domid, "decisions");
     if (log && *log) {
-        printf("Decisions, newest first (at xenshaped's uptime):\n");
+        printf("Decisions, newest first (at the host's uptime, in seconds):\n");
         for (line = strtok_r(log, "\n", &save); line;
              line = strtok_r(NULL, "\n", &save)) {
             char *sp = strchr(line, ' ');

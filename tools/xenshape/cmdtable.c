@@ -59,7 +59,7 @@ const struct cmd_spec cmd_table[] = {
       "Say why a domain has the RAM it has: the decision log in words",
       "DOMAIN",
       "The last decision, rejected policy values, and the recent\n"
-      "decisions newest first, each with the daemon's uptime." },
+      "decisions newest first, each with the host's uptime." },
     { "top", parse_top, main_top, false,
       "A live view of the domains, as xentop",
       "[-d SECONDS] [-b] [-n ITERATIONS]",
