@@ -187,6 +187,7 @@ struct rdom {
     unsigned bucket;                      /* fill, MiB */
     unsigned prev_resident;               /* MiB; 0: same as resident */
     unsigned claim;                       /* MiB kept for its faults */
+    bool starved;                         /* its projection found no RAM */
     bool nopaging;
     /* Expected. */
     unsigned target;
@@ -195,6 +196,7 @@ struct rdom {
     const char *reason;                   /* "=whole" or a part */
     bool check_bucket;
     unsigned exp_bucket;                  /* MiB */
+    int exp_starved;                      /* 0: not checked, NO or YES */
 };
 
 struct row {
@@ -760,6 +762,50 @@ static const struct row rows[] = {
                 .state = RUNNING }},
     },
     {
+        /* A projection that finds no RAM: both soakers are at their
+         * minimum (256 each), 7168 - 6650 - 512 = 6 MiB are left of the
+         * 100 it faulted.  It gets those 6, is marked starved, and no
+         * soaker is hibernated: it grew last interval (from 6550), so
+         * its projection may be growth beyond its working set. */
+        .name = "a projection without RAM starves, and hibernates nobody",
+        .contention = NO,
+        .d = {{ .domid = 1, .pol = "rate=1000M", .presented = 8192,
+                .resident = 6650, .prev_resident = 6550, .usage = 6650,
+                .faults = 100, .fault_ago_s = 1, .target = 6656,
+                .state = GROWING, .exp_starved = YES },
+              { .domid = 2, .pol = "soaker=1 priority=900",
+                .presented = 8192, .resident = 256, .target = 256,
+                .state = RUNNING },
+              { .domid = 3, .pol = "soaker=1 priority=100",
+                .presented = 8192, .resident = 256, .target = 256,
+                .state = RUNNING }},
+    },
+    {
+        /* The next decision: still faulting 100 MiB, but with nothing
+         * gained (the pager evicted what it paged in), while its usage
+         * shows no more than it holds.  It thrashes: its projection joins
+         * its wish, 6750, and 7168 - 6750 = 418 hold one minimum of 256,
+         * not two: the priority 100 soaker is hibernated.  What is left,
+         * 162, is kept free for its faults. */
+        .name = "a starved domain that gains nothing costs a soaker its "
+                "minimum",
+        .contention = YES,
+        .d = {{ .domid = 1, .pol = "rate=1000M", .presented = 8192,
+                .resident = 6650, .usage = 6650, .faults = 100,
+                .fault_ago_s = 1, .starved = true, .target = 6750,
+                .state = GROWING, .exp_starved = NO,
+                .reason = "=paged in up to 100 MiB: faulted 100 MiB with no "
+                          "RAM left to grow into, none of it kept: wants "
+                          "6.6 GiB; 162 MiB more kept free of soakers for "
+                          "its faults" },
+              { .domid = 2, .pol = "soaker=1 priority=900",
+                .presented = 8192, .resident = 256, .target = 256,
+                .state = RUNNING },
+              { .domid = 3, .pol = "soaker=1 priority=100",
+                .presented = 8192, .resident = 256, .target = 0,
+                .state = HIBERNATED, .actions = PAUSE }},
+    },
+    {
         /* Input order must not matter: domids 9 and 3 with equal
          * priority and equal wishes split 7168 equally. */
         .name = "ties are broken by domid, not by order",
@@ -825,6 +871,7 @@ START_TEST(t_rows)
                                        : x->resident) * MiB;
             d[i].memo.target = x->resident * MiB;
             d[i].memo.claim = x->claim * MiB;
+            d[i].memo.starved = x->starved;
         }
         held += d[i].resident;
     }
@@ -860,6 +907,10 @@ START_TEST(t_rows)
                           x->domid, o[i].reason, x->reason);
         if (x->check_bucket)
             ck_assert_uint_eq(o[i].memo.bucket, x->exp_bucket * MiB);
+        if (x->exp_starved)
+            ck_assert_msg(o[i].memo.starved == (x->exp_starved == YES),
+                          "%s: dom %u starved %d", r->name, x->domid,
+                          o[i].memo.starved);
         /* A decision that differs from the last one is flagged. */
         ck_assert_int_eq(o[i].changed,
                          x->fresh || o[i].target != d[i].memo.target ||
@@ -892,6 +943,11 @@ struct simvm {
      * at once what its target allows, and its usage is its working
      * set. */
     unsigned pagein;
+    /* The usage estimate does not count the frames it faulted in and
+     * lost again: it shows at most what the guest holds.  (Log-dirty
+     * observation sees writes only, so a guest reading back what it
+     * lost shows no more than that.) */
+    bool usage_held;
     uint64_t last_faults, last_evicted;
     bool paused;
     xenshape__shape_memo memo;
@@ -979,6 +1035,8 @@ static void sim_step(struct sim *s)
                 d->usage = v->resident + v->last_evicted;
             d->faults = d->loaded = v->last_faults;
         }
+        if (v->usage_held && d->usage > v->resident)
+            d->usage = v->resident;
         d->pol = &v->pol;
         d->memo = v->memo;
         held += v->resident;
@@ -1364,6 +1422,54 @@ START_TEST(t_sim_claim)
     ck_assert(hi_rose);
     ck_assert_uint_eq(g->resident, 5000 * MiB);
     ck_assert_uint_eq(g->target, 5000 * MiB);
+    ck_assert_uint_eq(hi->target, 8192 * MiB - 5000 * MiB);
+}
+END_TEST
+
+/*
+ * The same host and jump, but the domain's usage shows only what it
+ * holds, not the frames it faulted in and lost again: it never asks for
+ * more than it has, and the engine learns of its need from its faults
+ * alone.  Claims and projections take both
+ * soakers to their minimum, and then the domain can grow no further
+ * (8192 - 2 x 2048 = 4096 of its 5000), faulting 400 MiB a second that
+ * the pager evicts again.  Two decisions later (one to see its
+ * projection find no RAM, one to see it gain nothing since), its
+ * projection joins its wish and the priority 100 soaker is hibernated;
+ * the domain then reaches its working set and stops faulting.  Without
+ * that, it thrashes at 4096 for good.
+ */
+START_TEST(t_sim_thrash)
+{
+    static struct sim s;
+    struct simvm *g, *hi, *lo;
+    unsigned t, stuck = 0, first_pause = 0;
+
+    sim_init(&s, 9216, "headroom=0%");
+    g = sim_add(&s, 1, "rate=1000M", 8192, 1000, wss_jump);
+    g->pagein = 400;
+    g->usage_held = true;
+    hi = sim_add(&s, 2, "soaker=1 priority=900 rate=1000M min-operating=2G "
+                 "min-starting=2560M", 4200, 2048, NULL);
+    lo = sim_add(&s, 3, "soaker=1 priority=100 rate=1000M min-operating=2G "
+                 "min-starting=2560M", 8192, 2048, NULL);
+    for (t = 0; t < 60; t++) {
+        sim_step(&s);
+        check_soaker_order(&s);
+        if (g->resident == 4096 * MiB && g->last_faults)
+            stuck++;
+        if (lo->pauses && !first_pause)
+            first_pause = t;
+    }
+    /* Stuck beside both soakers at their minimum for two decisions, not
+     * more, then the lowest priority soaker gives its minimum. */
+    ck_assert_uint_le(stuck, 2);
+    ck_assert_uint_eq(lo->pauses, 1);
+    ck_assert(lo->paused);
+    ck_assert_uint_eq(hi->pauses, 0);
+    ck_assert_uint_gt(first_pause, 20);
+    ck_assert_uint_eq(g->resident, 5000 * MiB);
+    ck_assert_uint_eq(g->last_faults, 0);
     ck_assert_uint_eq(hi->target, 8192 * MiB - 5000 * MiB);
 }
 END_TEST
@@ -1772,6 +1878,7 @@ static Suite *shape_suite(void)
     tcase_add_test(tc, t_sim_freed_ram);
     tcase_add_test(tc, t_sim_soakers);
     tcase_add_test(tc, t_sim_claim);
+    tcase_add_test(tc, t_sim_thrash);
     tcase_add_test(tc, t_sim_hysteresis);
     tcase_add_test(tc, t_sim_pin);
     tcase_add_test(tc, t_sim_switch);

@@ -55,6 +55,9 @@ struct work {
     uint64_t want;                   /* its wish, paced */
     uint64_t proj;                   /* faulting: wanted beyond want */
     uint64_t kept;                   /* of its claim, kept from soakers */
+    bool claim_cut;                  /* R ran out before its claim */
+    bool was_starved;                /* the memo's starved, as it came */
+    bool thrash;                     /* its projection is part of its wish */
     uint64_t target;
     unsigned actions;
     uint64_t left;                   /* R when its tier reached it */
@@ -268,6 +271,8 @@ static void prepare(struct work *w, const xenshape__shape_host *host,
     w->usage_known = in->usage != XENSHAPE__SHAPE_USAGE_UNKNOWN;
     w->usage = w->usage_known ? min64(in->usage, w->presented) : 0;
     claim_update(w, dt);
+    w->was_starved = w->m.starved;
+    w->m.starved = false;
 
     /* The leaky bucket: fill by what was gained since the last decision,
      * leak one interval at rate * priority/1000.  The allowance for the
@@ -380,6 +385,20 @@ static void wish(struct work *w)
         if (w->in->faults) {
             need = max64(need, w->resident);
             w->proj = min64(w->in->faults, w->presented);
+            /* Its projection found no RAM last time, and it has gained
+             * nothing since: the pager evicts as much of it as it pages
+             * in.  Such a domain is short of RAM whatever its usage says
+             * (with log-dirty, usage sees writes only), and waiting for
+             * its usage to show it would leave it thrashing beside
+             * soakers at their minimum.  Its projection becomes part of
+             * its wish, which may cost a soaker its minimum (tier b).
+             * A domain that grows does not qualify: its projection may
+             * be seconds of growth beyond its working set. */
+            if (w->was_starved && w->resident <= w->m.prev_resident) {
+                need = max64(need, sat_add(w->resident, w->proj));
+                w->proj = 0;
+                w->thrash = true;
+            }
         }
 
         w->raw = min64(w->ceiling, need);
@@ -529,6 +548,7 @@ static void tier_claim(struct work **g, unsigned n, uint64_t *R)
         if (!w->m.claim || w->target < w->want || w->want < w->resident)
             continue;
         room = sat_sub(min64(w->ceiling, w->hi_claim), w->target);
+        w->claim_cut = *R < min64(w->m.claim, room);
         w->kept = min64(min64(w->m.claim, room), *R);
         *R -= w->kept;
     }
@@ -596,7 +616,9 @@ static void tier_paused(struct work **h, unsigned n, uint64_t *R)
 /* With tier c: generic domains' projections (see wish()), out of their
  * claims.  A claim covers at least one interval's faults, within the
  * same ceiling and a larger bucket bound, so it holds the projection
- * unless RAM ran out.  What is left of the claim stays free. */
+ * unless RAM ran out.  What is left of the claim stays free.  A domain
+ * whose projection RAM could not cover is starved: if it keeps faulting
+ * without gaining, the next decision makes the projection firm. */
 static void tier_projection(struct work **g, unsigned n)
 {
     unsigned i;
@@ -610,6 +632,7 @@ static void tier_projection(struct work **g, unsigned n)
         extra = min64(w->proj, w->kept);
         w->target += extra;
         w->kept -= extra;
+        w->m.starved = extra < w->proj && w->claim_cut;
     }
 }
 
@@ -745,6 +768,12 @@ static void explain_running(struct work *w, struct text *t)
     } else if (w->uncapped) {
         clause(t, &first);
         put(t, "usage %s below threshold %s", usage, low);
+    } else if (w->cls == CLS_GENERIC && w->thrash) {
+        SZ(faulted, w->in->faults);
+
+        clause(t, &first);
+        put(t, "faulted %s with no RAM left to grow into, none of it "
+            "kept: wants %s", faulted, raw);
     } else if (w->cls == CLS_GENERIC && w->in->faults) {
         SZ(faulted, w->in->faults);
 

@@ -75,7 +75,12 @@
  *     first, and grow into free RAM highest priority first.  Contention
  *     shrinks are not paced: the RAM is needed now.  A claim is a guess,
  *     like a projection: it costs soakers their growth, never their
- *     minimum, so it never hibernates one by itself.
+ *     minimum, so it never hibernates one by itself.  But a domain whose
+ *     projection found no RAM in the last decision (soakers were at their
+ *     minimum) and which still faults with no net gain since (the pager
+ *     evicts as much of it as it pages in: it thrashes) is short of RAM
+ *     beyond doubt, whatever its usage says: its projection joins its
+ *     wish (tier a), and may cost a soaker its minimum.
  *
  * Invariants (tests/check_shape.c checks each over long simulations):
  * the targets sum to at most A (unless domains that cannot be paged
@@ -152,6 +157,8 @@ typedef struct xenshape__shape_memo {
     uint64_t last_fault_ms;          /* the last interval with a fault */
     uint64_t claim;                  /* frames kept free of soakers for
                                         its faults (generic domains) */
+    bool starved;                    /* faulting, its projection found no
+                                        RAM beside soakers' minimums */
 } xenshape__shape_memo;
 
 /* The host in a snapshot. */
