@@ -190,8 +190,11 @@ echo "integrity check: each VM in turn is pinned (pin=1), so the daemon" \
      "pages it fully back in while the others make room, and every frame" \
      "is compared with what the guest last wrote"
 checked=0; wrong=0; wrong_reads=0
+# Fully in, and the daemon has decided on the pin: the guest's sweep can
+# fault the last frames in before the next decision says "pinned".
 fully_in() {
-    [ "$(kv paged_pages "$(sim_ctl STATS "$1")")" = 0 ]
+    [ "$(kv paged_pages "$(sim_ctl STATS "$1")")" = 0 ] &&
+        [ "$(st "$1" state || true)" = pinned ]
 }
 for i in "${!doms[@]}"; do
     d=${doms[$i]} u=${uuids[$i]} n=${names[$i]}
@@ -204,7 +207,7 @@ for i in "${!doms[@]}"; do
     until fully_in "$d"; do
         if [ $SECONDS -ge "$deadline" ]; then
             xsh explain "$d" >&2 || true
-            fail "$n (domain $d) not fully in 120 s after its pin"
+            fail "$n (domain $d) not fully in and pinned 120 s after its pin"
         fi
         sleep 0.2
     done
