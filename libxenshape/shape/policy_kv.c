@@ -137,9 +137,27 @@ static xenshape__schema_kv *batch_of(char *const *names, char *const *vals,
     return kv;
 }
 
-int xenshape__pkv_apply_dom(xenshape__dompolicy *p, char *const *names,
-                            char *const *vals, const size_t *lens,
-                            unsigned n, unsigned *rejected_r)
+/* The schema's apply for each kind of policy, behind one signature, so
+ * that both kinds share the batching below. */
+typedef unsigned apply_fn(void *p, const xenshape__schema_kv *kv,
+                          unsigned n);
+
+static unsigned apply_dom(void *p, const xenshape__schema_kv *kv, unsigned n)
+{
+    return xenshape__dompolicy_apply(p, kv, n, XENSHAPE__APPLY_FULL);
+}
+
+static unsigned apply_host(void *p, const xenshape__schema_kv *kv,
+                           unsigned n)
+{
+    return xenshape__hostpolicy_apply(p, kv, n, XENSHAPE__APPLY_FULL);
+}
+
+/* One directory as one batch: the policy is touched only once the batch
+ * exists, so ENOMEM leaves it as it was. */
+static int apply_dir(void *p, apply_fn *apply, char *const *names,
+                     char *const *vals, const size_t *lens, unsigned n,
+                     unsigned *rejected_r)
 {
     xenshape__schema_kv *kv = NULL;
     unsigned bad;
@@ -152,7 +170,7 @@ int xenshape__pkv_apply_dom(xenshape__dompolicy *p, char *const *names,
             goto out;
         }
     }
-    bad = xenshape__dompolicy_apply(p, kv, n, XENSHAPE__APPLY_FULL);
+    bad = apply(p, kv, n);
     if (rejected_r)
         *rejected_r = bad;
     rc = 0;
@@ -161,28 +179,18 @@ int xenshape__pkv_apply_dom(xenshape__dompolicy *p, char *const *names,
     return rc;
 }
 
+int xenshape__pkv_apply_dom(xenshape__dompolicy *p, char *const *names,
+                            char *const *vals, const size_t *lens,
+                            unsigned n, unsigned *rejected_r)
+{
+    return apply_dir(p, apply_dom, names, vals, lens, n, rejected_r);
+}
+
 int xenshape__pkv_apply_host(xenshape__hostpolicy *p, char *const *names,
                              char *const *vals, const size_t *lens,
                              unsigned n, unsigned *rejected_r)
 {
-    xenshape__schema_kv *kv = NULL;
-    unsigned bad;
-    int rc;
-
-    if (n) {
-        kv = batch_of(names, vals, lens, n);
-        if (!kv) {
-            rc = XENSHAPE_ENOMEM;
-            goto out;
-        }
-    }
-    bad = xenshape__hostpolicy_apply(p, kv, n, XENSHAPE__APPLY_FULL);
-    if (rejected_r)
-        *rejected_r = bad;
-    rc = 0;
- out:
-    free(kv);
-    return rc;
+    return apply_dir(p, apply_host, names, vals, lens, n, rejected_r);
 }
 
 /*
