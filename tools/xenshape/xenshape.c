@@ -358,20 +358,8 @@ int cli_parse(int argc, char **argv, struct cli_args *a)
             }
             a->opts.backend = optarg;
             xen_given = !strcmp(optarg, "xen");
-            /* Either order is the same contradiction (the fuzzer found
-             * "-S SOCK -b xen" leaving a socket set on the xen backend). */
-            if (xen_given && a->opts.sim_socket) {
-                cli_err("--backend xen and --sim-socket do not go together "
-                        "(the socket is the simulated host's)");
-                return EXIT_USAGE;
-            }
             break;
         case 'S':
-            if (xen_given) {
-                cli_err("--backend xen and --sim-socket do not go together "
-                        "(the socket is the simulated host's)");
-                return EXIT_USAGE;
-            }
             a->opts.sim_socket = optarg;
             a->opts.backend = "sim";
             break;
@@ -405,6 +393,14 @@ int cli_parse(int argc, char **argv, struct cli_args *a)
                 cli_err("unknown option '%s'; see 'xenshape --help'", arg);
             return EXIT_USAGE;
         }
+        }
+        /* Checked as soon as the second of the two comes, in either
+         * order (the fuzzer found "-S SOCK -b xen" leaving a socket set
+         * on the xen backend). */
+        if (xen_given && a->opts.sim_socket) {
+            cli_err("--backend xen and --sim-socket do not go together "
+                    "(the socket is the simulated host's)");
+            return EXIT_USAGE;
         }
     }
     if (optind >= argc) {
