@@ -26,6 +26,7 @@ TMUX_SOCK=$WORK/tmux.sock
 u1=@uuid1@ u2=@uuid2@ u3=@uuid3@
 trap 'tmux -S "$TMUX_SOCK" kill-server 2>/dev/null || true; cleanup_sim;
       rm -rf "$WORK"' EXIT
+report_errors
 
 
 xsh() {

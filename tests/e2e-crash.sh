@@ -14,6 +14,7 @@ BIN=${BIN:-build/bin}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/xenshape-crash.XXXXXX")
 . tools/scripts/simlib.sh
 trap 'cleanup_sim; rm -rf "$WORK"' EXIT
+report_errors
 
 points=${XENSHAPE_CRASH_POINTS:-50}
 frames=8192                       # 32 MiB per guest
@@ -82,5 +83,13 @@ done
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" || true
 echo "crash-test points=$points kills_with_frames_out=$kills_with_frames_out max_frames_out=$max_out frames_checked=$checked wrong=$wrong wrong_reads=$wrong_reads"
 # A kill with nothing paged out proves nothing: most must hit real work.
-[ "$kills_with_frames_out" -ge $((points * 3 / 4)) ] &&
-[ "$wrong" -eq 0 ] && [ "$wrong_reads" -eq 0 ] && [ "$checked" -eq $((frames * 3)) ]
+bad=0
+[ "$kills_with_frames_out" -ge $((points * 3 / 4)) ] || {
+    echo "FAIL: only $kills_with_frames_out of $points kills found frames out" >&2
+    bad=1; }
+[ "$wrong" -eq 0 ] || { echo "FAIL: $wrong frames wrong or still out" >&2; bad=1; }
+[ "$wrong_reads" -eq 0 ] || {
+    echo "FAIL: guests read wrong data $wrong_reads times" >&2; bad=1; }
+[ "$checked" -eq $((frames * 3)) ] || {
+    echo "FAIL: $checked frames checked, not $((frames * 3))" >&2; bad=1; }
+exit $bad

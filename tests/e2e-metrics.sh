@@ -12,6 +12,7 @@ BIN=${BIN:-build/bin}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/xenshape-metrics.XXXXXX")
 . tools/scripts/simlib.sh
 trap 'kill -CONT "${DAEMON_PID:-0}" 2>/dev/null; cleanup_sim; rm -rf "$WORK"' EXIT
+report_errors
 PROM=$WORK/xenshape.prom
 
 # metric FILE NAME DOMID: the value of a per-domain sample.

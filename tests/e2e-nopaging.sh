@@ -10,6 +10,7 @@ BIN=${BIN:-build/bin}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/xenshape-nopaging.XXXXXX")
 . tools/scripts/simlib.sh
 trap 'cleanup_sim; rm -rf "$WORK"' EXIT
+report_errors
 
 sim_start 64
 d=$(sim_create g1 4096 1 'hot:0.2:0.9')

@@ -22,6 +22,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/xenshape-shape.XXXXXX")
 . tools/scripts/simlib.sh
 FAIL_TAIL=30
 trap 'cleanup_sim; rm -rf "$WORK"' EXIT
+report_errors
 
 
 # wait_until SECONDS WHAT COMMAND...: until COMMAND succeeds.

@@ -77,6 +77,24 @@ fail() {
     exit 1
 }
 
+# report_errors: from now on (in functions too: set -E), a command that
+# ends the script under set -e is named, with its line and status, and
+# the end of the daemon's log follows.  Without it such a test stops
+# without a word, and a failure on a machine nobody can log into (CI)
+# cannot be told from another.
+report_errors() {
+    set -E
+    trap 'e2e_error $? $LINENO "$BASH_COMMAND"' ERR
+}
+
+e2e_error() {
+    echo "FAIL: $(basename "$0") line $2: status $1 from: $3" >&2
+    if [ -s "$WORK/daemon.log" ]; then
+        echo "--- daemon log (end)" >&2
+        tail -n "${FAIL_TAIL:-20}" "$WORK/daemon.log" >&2 || true
+    fi
+}
+
 # wait_until SECONDS WHAT COMMAND...: poll COMMAND five times a second
 # until it succeeds; fail naming WHAT after SECONDS.
 wait_until() {
