@@ -847,87 +847,134 @@ static void return_orphans(xenshape_ctx *ctx, xenshape__dom *d)
 }
 
 /*
- * Bring back a frame we nominated but could not evict: copy it, store the
- * copy durably, evict, and load it back from the store.  Nominated frames
- * are otherwise restored only by a guest touch, and disabling paging with
- * one left would crash the domain on that touch.
+ * Bring back frames we nominated but could not evict: copy them, store
+ * the copies durably, evict, and load them back from the store.
+ * Nominated frames are otherwise restored only by a guest touch, and
+ * disabling paging with one left would crash the domain on that touch.
  *
- * The copy goes to the store before the evict, as in any eviction: between
- * evict and load the frame's only copy is ours, and a pager killed there
- * (a restart is exactly when this runs) must leave a record for its
+ * The copies go to the store before the evict, as in any eviction:
+ * between evict and load a frame's only copy is ours, and a pager killed
+ * there (a restart is exactly when this runs) must leave a record for its
  * successor to adopt.  A copy held only in memory was lost with the
  * process, and the successor, finding the gfn in the intent record with
  * no record of it, mapped a paged frame and left it paging_in for good.
+ *
+ * One mapping and one store write for the whole batch (up to
+ * XENSHAPE__EVICT_BATCH frames), as in evict_batch(): frame by frame, a
+ * dead pager's last batch cost its successor 256 writes and twice as many
+ * syncs before it could do anything else.  A frame that is in fact back
+ * in RAM (touched, or never nominated) fails its evict and is released.
+ *
+ * Returns 0, or the error of the first frame that could not be checked
+ * (*bad_r: how many could not).
  */
-static int rescue_nominated(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn)
+static int rescue_nominated(xenshape_ctx *ctx, xenshape__dom *d,
+                            const uint64_t *gfns, unsigned n,
+                            unsigned *bad_r)
 {
-    xenshape__store_page page;
-    xenshape__store_rec rec;
-    void *copy = NULL, *map = NULL;
-    int err = 0, r, rc;
+    xenshape__store_page pages[XENSHAPE__EVICT_BATCH];
+    xenshape__store_rec recs[XENSHAPE__EVICT_BATCH];
+    int err[XENSHAPE__EVICT_BATCH];
+    uint8_t *copies = NULL, *map = NULL;
+    unsigned i, m = 0, bad = 0;
+    int rc = 0, put_rc, r;
 
-    copy = xenshape__alloc_aligned(XENSHAPE__PAGE_SIZE);
-    if (!copy) {
+    if (n > XENSHAPE__EVICT_BATCH) {
+        bad = n;
+        rc = XENSHAPE_EINVAL;
+        goto out;
+    }
+    copies = xenshape__alloc_aligned((size_t)n * XENSHAPE__PAGE_SIZE);
+    if (!copies) {
+        bad = n;
         rc = XENSHAPE_ENOMEM;
         goto out;
     }
-    map = xenshape__hv_map(ctx->hv, d->domid, PROT_READ, &gfn, 1, &err);
-    if (!map || err) {
-        rc = !map && errno == ENOMEM ? XENSHAPE_ENOMEM : XENSHAPE_EHV;
+    map = xenshape__hv_map(ctx->hv, d->domid, PROT_READ, gfns, n, err);
+    if (!map) {
+        bad = n;
+        rc = errno == ENOMEM ? XENSHAPE_ENOMEM : XENSHAPE_EHV;
         goto out;
     }
-    memcpy(copy, map, XENSHAPE__PAGE_SIZE);
-    xenshape__hv_unmap(ctx->hv, map, 1);
-    map = NULL;
-
-    page.domid = d->domid;
-    page.dom_tag = d->dom_tag;
-    page.gfn = gfn;
-    page.data = copy;
-    rc = xenshape__store_put(ctx->store, &page, 1, &rec);
-    if (rc) {
-        /* The store refuses writes (it latched an I/O error, or is
-         * full).  Leaving the frame nominated would keep paging enabled
-         * for good, so rescue it through the copy in memory: only a kill
-         * in the moment between this evict and load could lose it. */
-        XSLOG(ctx->lg, WARN, -1, "domain %u gfn 0x%llx: %s; restoring a "
-              "nominated frame without a stored copy", d->domid,
-              (unsigned long long)gfn, xenshape_strerror(rc));
-        r = xenshape__hv_evict(ctx->hv, d->domid, gfn);
-        if (r < 0) {
-            rc = 0;     /* touched meanwhile: it is back already */
-            goto out;
+    for (i = 0; i < n; i++) {
+        if (err[i]) {
+            bad++;
+            if (!rc)
+                rc = XENSHAPE_EHV;
+            continue;
         }
-        r = xenshape__hv_load(ctx->hv, d->domid, gfn, copy);
-        rc = r < 0 ? xenshape__rc_from_errno(r) : 0;
+        pages[m].domid = d->domid;
+        pages[m].dom_tag = d->dom_tag;
+        pages[m].gfn = gfns[i];
+        pages[m].data = copies + (size_t)m * XENSHAPE__PAGE_SIZE;
+        memcpy(copies + (size_t)m * XENSHAPE__PAGE_SIZE,
+               map + (size_t)i * XENSHAPE__PAGE_SIZE, XENSHAPE__PAGE_SIZE);
+        m++;
+    }
+    xenshape__hv_unmap(ctx->hv, map, n);
+    map = NULL;
+    if (!m)
+        goto out;
+
+    put_rc = xenshape__store_put(ctx->store, pages, m, recs);
+    if (put_rc) {
+        /* The store refuses writes (it latched an I/O error, or is
+         * full).  Leaving the frames nominated would keep paging enabled
+         * for good, so rescue them through the copies in memory: only a
+         * kill between an evict and its load could lose one. */
+        XSLOG(ctx->lg, WARN, -1, "domain %u: %s; restoring %u nominated "
+              "frames without a stored copy", d->domid,
+              xenshape_strerror(put_rc), m);
+        for (i = 0; i < m; i++) {
+            r = xenshape__hv_evict(ctx->hv, d->domid, pages[i].gfn);
+            if (r < 0)
+                continue;       /* touched meanwhile: it is back already */
+            r = xenshape__hv_load(ctx->hv, d->domid, pages[i].gfn,
+                                  pages[i].data);
+            if (r < 0) {
+                bad++;
+                if (!rc)
+                    rc = xenshape__rc_from_errno(r);
+            }
+        }
         goto out;
     }
     pthread_mutex_lock(&d->lock);
-    d->gfn_rec[gfn] = rec;
-    d->held++;
+    for (i = 0; i < m; i++) {
+        d->gfn_rec[pages[i].gfn] = recs[i];
+        d->held++;
+    }
     pthread_mutex_unlock(&d->lock);
 
-    r = xenshape__hv_evict(ctx->hv, d->domid, gfn);
-    if (r < 0) {
-        /* Touched meanwhile (or never nominated): it is in RAM, and a
-         * request, if any, is answered as for any frame not ours. */
+    for (i = 0; i < m; i++) {
+        r = xenshape__hv_evict(ctx->hv, d->domid, pages[i].gfn);
+        if (r < 0) {
+            /* Touched meanwhile (or never nominated): it is in RAM, and a
+             * request, if any, is answered as for any frame not ours. */
+            pthread_mutex_lock(&d->lock);
+            release_locked(ctx, d, pages[i].gfn, recs[i]);
+            pthread_mutex_unlock(&d->lock);
+            continue;
+        }
         pthread_mutex_lock(&d->lock);
-        release_locked(ctx, d, gfn, rec);
+        xenshape__track_evicted(d, pages[i].gfn);
         pthread_mutex_unlock(&d->lock);
-        rc = 0;
-        goto out;
+        /* Held now, like any evicted frame: if this load fails, the
+         * guest's next touch or a prefetch brings it back from the
+         * store. */
+        r = load_held(ctx, d, pages[i].gfn, recs[i],
+                      copies + (size_t)i * XENSHAPE__PAGE_SIZE);
+        if (r < 0 && r != -ENOMEM) {
+            bad++;
+            if (!rc)
+                rc = xenshape__rc_from_errno(r);
+        }
     }
-    pthread_mutex_lock(&d->lock);
-    xenshape__track_evicted(d, gfn);
-    pthread_mutex_unlock(&d->lock);
-    /* Held now, like any evicted frame: if this load fails, the guest's
-     * next touch or a prefetch brings it back from the store. */
-    r = load_held(ctx, d, gfn, rec, copy);
-    rc = r == -ENOMEM ? 0 : r < 0 ? xenshape__rc_from_errno(r) : 0;
  out:
     if (map)
-        xenshape__hv_unmap(ctx->hv, map, 1);
-    free(copy);
+        xenshape__hv_unmap(ctx->hv, map, n);
+    free(copies);
+    *bad_r = bad;
     return rc;
 }
 
@@ -940,19 +987,22 @@ static int rescue_nominated(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn)
 static void recover_intent(xenshape_ctx *ctx, xenshape__dom *d)
 {
     uint64_t gfns[XENSHAPE__EVICT_BATCH];
-    unsigned n, i;
+    unsigned n, k, i, bad;
+    int rc;
 
     n = xenshape__state_intent_load(ctx, d->domid, d->dom_tag, gfns);
-    for (i = 0; i < n; i++) {
-        if (gfns[i] >= d->nr_gfns || d->gfn_rec[gfns[i]])
-            continue;
-        if (rescue_nominated(ctx, d, gfns[i])) {
-            d->unclean = true;
-            XSLOG(ctx->lg, WARN, -1, "domain %u gfn 0x%llx: cannot check "
-                  "a frame the previous pager nominated; paging will stay "
-                  "enabled for this domain", d->domid,
-                  (unsigned long long)gfns[i]);
-        }
+    for (i = k = 0; i < n; i++)
+        if (gfns[i] < d->nr_gfns && !d->gfn_rec[gfns[i]])
+            gfns[k++] = gfns[i];
+    if (!k)
+        return;
+    rc = rescue_nominated(ctx, d, gfns, k, &bad);
+    if (rc) {
+        d->unclean = true;
+        XSLOG(ctx->lg, WARN, -1, "domain %u: cannot check %u of the %u "
+              "frames the previous pager nominated (%s); paging will stay "
+              "enabled for this domain", d->domid, bad, k,
+              xenshape_strerror(rc));
     }
 }
 
@@ -1181,7 +1231,7 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     unsigned stored_at[XENSHAPE__EVICT_BATCH];
     bool settled[XENSHAPE__EVICT_BATCH];
     int err[XENSHAPE__EVICT_BATCH];
-    unsigned n, k = 0, m = 0, i, done = 0, tried = 0;
+    unsigned n, k = 0, m = 0, i, done = 0, tried = 0, left = 0;
     uint8_t *map = NULL, *copy;
     int rc = 0, r;
 
@@ -1212,7 +1262,7 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     }
     /* Durably note what we are about to nominate, for a successor. */
     rc = xenshape__state_intent_save(ctx, d->intent_fd, d->dom_tag, cand,
-                                     n);
+                                     n, true);
     if (rc) {
         k = 0;
         goto out_nominated;
@@ -1334,7 +1384,13 @@ static int evict_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
     for (i = 0; i < k; i++)
         if (settled[i])
             d->gfn_flags[nom[i]] &= ~XENSHAPE__GFN_NOMINATED;
+        else
+            nom[left++] = nom[i];
     pthread_mutex_unlock(&d->lock);
+    /* Only those are a successor's to rescue (see state.c).  A failure
+     * here leaves the older record, which costs a successor time only. */
+    xenshape__state_intent_save(ctx, d->intent_fd, d->dom_tag, nom, left,
+                                false);
  out:
     *done_r = done;
     return rc;
@@ -1613,13 +1669,21 @@ int xenshape_domain_detach(xenshape_ctx *ctx, uint32_t domid, int timeout_ms)
         return d->error ? d->error : XENSHAPE_EIO;
     }
 
-    for (i = 0; i < d->nr_gfns; i++)
-        if (d->gfn_flags[i] & XENSHAPE__GFN_NOMINATED) {
-            rc = rescue_nominated(ctx, d, i);
-            if (rc)
-                return rc;
-            d->gfn_flags[i] &= ~XENSHAPE__GFN_NOMINATED;
-        }
+    for (i = 0; i < d->nr_gfns; ) {
+        uint64_t nom[XENSHAPE__EVICT_BATCH];
+        unsigned n = 0, j, bad;
+
+        for (; i < d->nr_gfns && n < XENSHAPE__EVICT_BATCH; i++)
+            if (d->gfn_flags[i] & XENSHAPE__GFN_NOMINATED)
+                nom[n++] = i;
+        if (!n)
+            break;
+        rc = rescue_nominated(ctx, d, nom, n, &bad);
+        if (rc)
+            return rc;
+        for (j = 0; j < n; j++)
+            d->gfn_flags[nom[j]] &= ~XENSHAPE__GFN_NOMINATED;
+    }
 
     rc = domain_info(ctx, domid, &info);
     /* Not knowing is no reason to disable paging: stay attached, the

@@ -171,7 +171,8 @@ void xenshape__state_port_forget(xenshape_ctx *ctx, uint32_t domid);
 int xenshape__state_intent_open(xenshape_ctx *ctx, uint32_t domid,
                                 int *fd_r);
 int xenshape__state_intent_save(xenshape_ctx *ctx, int fd, uint32_t tag,
-                                const uint64_t *gfns, unsigned n);
+                                const uint64_t *gfns, unsigned n,
+                                bool durable);
 unsigned xenshape__state_intent_load(xenshape_ctx *ctx, uint32_t domid,
                                      uint32_t tag, uint64_t *gfns);
 

@@ -127,11 +127,19 @@ void xenshape__state_port_forget(xenshape_ctx *ctx, uint32_t domid)
 
 /*
  * The intent record: magic, tag, count, the gfns, and an XXH3 of all of
- * it, always written whole at offset 0 of a file kept open with O_DSYNC:
- * one pwrite per batch, durable when it returns, and no rename, so no
- * file-system metadata to commit.  A torn record (a crash during the
- * write) fails its checksum and is ignored, which is safe: nothing of
- * that batch was nominated before the write returned.
+ * it, always written whole at offset 0 of a file kept open: one pwrite
+ * and one fdatasync per batch, durable before the first nomination, and
+ * no rename, so no file-system metadata to commit.  A torn record (a
+ * crash during the write) fails its checksum and is ignored, which is
+ * safe: nothing of that batch was nominated before the write returned.
+ *
+ * Once the batch has settled, the record is rewritten with the frames
+ * still nominated, usually none, and that write is not made durable: a
+ * successor that finds the older record instead (after a power cut, not
+ * a kill, since the page cache outlives the process) only checks frames
+ * that need no rescue, which costs time but nothing else.  Left in
+ * place, the last batch would be "rescued" by every restart, a store
+ * write and two syncs per frame before the daemon did anything new.
  */
 struct intent {
     uint32_t magic, tag, n, pad;
@@ -153,7 +161,7 @@ int xenshape__state_intent_open(xenshape_ctx *ctx, uint32_t domid,
               ctx->state_dir);
         return XENSHAPE_EIO;
     }
-    fd = open(path, O_RDWR | O_CREAT | O_DSYNC | O_CLOEXEC, 0600);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         XSLOG(ctx->lg, ERROR, errno, "cannot open %s", path);
         return XENSHAPE_EIO;
@@ -163,7 +171,8 @@ int xenshape__state_intent_open(xenshape_ctx *ctx, uint32_t domid,
 }
 
 int xenshape__state_intent_save(xenshape_ctx *ctx, int fd, uint32_t tag,
-                                const uint64_t *gfns, unsigned n)
+                                const uint64_t *gfns, unsigned n,
+                                bool durable)
 {
     struct intent rec;
     int inj;
@@ -182,6 +191,8 @@ int xenshape__state_intent_save(xenshape_ctx *ctx, int fd, uint32_t tag,
         goto fail;
     }
     if (pwrite(fd, &rec, sizeof(rec), 0) != (ssize_t)sizeof(rec))
+        goto fail;
+    if (durable && fdatasync(fd) < 0)
         goto fail;
     return 0;
  fail:
