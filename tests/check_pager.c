@@ -367,6 +367,55 @@ START_TEST(dead_pagers_batch_rescued_at_once)
 }
 END_TEST
 
+static bool sim_responses_above(void *arg)
+{
+    struct cond *c = arg;
+    xenshape__sim_dom_stats ss;
+
+    ck_assert_int_eq(xenshape__sim_dom_stats(host, c->domid, &ss), 0);
+    return ss.responses > c->value;
+}
+
+/*
+ * A pager that dies between pushing a response and notifying the
+ * hypervisor leaves the vCPU paused with its answer on the ring: Xen
+ * reads responses only when notified, and a guest whose every vCPU waits
+ * sends no request that would make the next pager notify.  The
+ * successor notifies once when it re-attaches.
+ */
+START_TEST(unnotified_response_is_read_after_reattach)
+{
+    uint64_t frames = MIB_FRAMES(4);
+    uint32_t domid = new_dom(frames, 1, "idle");
+    struct cond c = { domid, 0 };
+    xenshape__sim_dom_stats ss;
+
+    ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
+    ck_assert_int_eq(xenshape_domain_set_target(ctx, domid, 0), 0);
+    ck_assert(tu_run_until(ctx, ram_at_most, &c, 60000));
+
+    /* Every notify fails: the first page-in is answered, never seen. */
+    ck_assert_int_eq(xenshape_fault_set("hv.evtchn_notify", 1, EIO, true),
+                     0);
+    ck_assert_int_eq(xenshape__sim_dom_workload(host, domid, "uniform"), 0);
+    c.value = 1;
+    ck_assert(tu_run_until(ctx, faulted, &c, 30000));
+    xenshape_ctx_free(ctx);
+    ctx = NULL;
+    xenshape_fault_clear_all();
+    ck_assert_int_eq(xenshape__sim_dom_stats(host, domid, &ss), 0);
+    ck_assert_uint_eq(ss.blocked_vcpus, 1);
+    c.value = ss.responses;
+
+    ctx = tu_ctx_sim(host, dir, 0);
+    ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
+    ck_assert(tu_run_until(ctx, sim_responses_above, &c, 10000));
+    ck_assert_int_eq(xenshape__sim_dom_workload(host, domid, "idle"), 0);
+    ck_assert_int_eq(xenshape_domain_detach(ctx, domid, 30000), 0);
+    assert_all_good(domid, frames);
+}
+END_TEST
+
 /* A frame whose stored copy is damaged never reaches the guest. */
 START_TEST(corrupt_copy_is_never_loaded)
 {
@@ -646,6 +695,7 @@ static Suite *pager_suite(void)
     tcase_add_test(tc, reattach_after_pager_loss);
     tcase_add_test(tc, failed_reattach_keeps_frames);
     tcase_add_test(tc, dead_pagers_batch_rescued_at_once);
+    tcase_add_test(tc, unnotified_response_is_read_after_reattach);
     tcase_add_test(tc, corrupt_copy_is_never_loaded);
     tcase_add_loop_test(tc, injected_failures, 0, nr_sweep);
     tcase_add_test(tc, unreadable_copy_is_never_loaded);

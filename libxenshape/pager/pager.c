@@ -1076,6 +1076,11 @@ int xenshape_domain_attach(xenshape_ctx *ctx, uint32_t domid)
         BACK_RING_ATTACH(&d->back, sring, sring->rsp_prod,
                          XENSHAPE__RING_PAGE_SIZE);
         d->reattached = true;
+        /* The dead pager may have pushed responses and died before it
+         * notified: Xen reads them only when notified, and the vCPUs
+         * they answer send nothing more.  The ring thread notifies once
+         * (push_and_notify() pushes nothing new). */
+        d->notify_pending = true;
         XSLOG(ctx->lg, NOTICE, -1, "domain %u: re-attached to the paging "
               "ring (port %u, %u requests waiting)", domid, port,
               sring->req_prod - sring->rsp_prod);
