@@ -129,6 +129,18 @@ static void assert_resident_good(uint32_t domid)
     ck_assert_uint_eq(ss.wrong_reads, 0);
 }
 
+/* A new one-vCPU idle domain of frames, attached and paged out whole. */
+static uint32_t new_dom_paged_out(uint64_t frames)
+{
+    uint32_t domid = new_dom(frames, 1, "idle");
+    struct cond c = { domid, 0 };
+
+    ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
+    ck_assert_int_eq(xenshape_domain_set_target(ctx, domid, 0), 0);
+    ck_assert(tu_run_until(ctx, ram_at_most, &c, 60000));
+    return domid;
+}
+
 START_TEST(evict_to_target_then_fault_back)
 {
     uint64_t frames = MIB_FRAMES(16);
@@ -159,13 +171,9 @@ END_TEST
 START_TEST(prefetch_brings_frames_without_faults)
 {
     uint64_t frames = MIB_FRAMES(8), done = 0;
-    uint32_t domid = new_dom(frames, 1, "idle");
-    struct cond c = { domid, 0 };
+    uint32_t domid = new_dom_paged_out(frames);
     xenshape_domstats st;
 
-    ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
-    ck_assert_int_eq(xenshape_domain_set_target(ctx, domid, 0), 0);
-    ck_assert(tu_run_until(ctx, ram_at_most, &c, 60000));
     ck_assert_int_eq(xenshape_domain_prefetch(ctx, domid, 100, &done), 0);
     ck_assert_uint_eq(done, 100);
     ck_assert_int_eq(xenshape_domain_stats(ctx, domid, &st), 0);
@@ -386,13 +394,10 @@ static bool sim_responses_above(void *arg)
 START_TEST(unnotified_response_is_read_after_reattach)
 {
     uint64_t frames = MIB_FRAMES(4);
-    uint32_t domid = new_dom(frames, 1, "idle");
+    uint32_t domid = new_dom_paged_out(frames);
     struct cond c = { domid, 0 };
     xenshape__sim_dom_stats ss;
 
-    ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
-    ck_assert_int_eq(xenshape_domain_set_target(ctx, domid, 0), 0);
-    ck_assert(tu_run_until(ctx, ram_at_most, &c, 60000));
 
     /* Every notify fails: the first page-in is answered, never seen. */
     ck_assert_int_eq(xenshape_fault_set("hv.evtchn_notify", 1, EIO, true),
@@ -420,7 +425,7 @@ END_TEST
 START_TEST(corrupt_copy_is_never_loaded)
 {
     uint64_t frames = MIB_FRAMES(4), g;
-    uint32_t domid = new_dom(frames, 1, "idle");
+    uint32_t domid = new_dom_paged_out(frames);
     struct cond c = { domid, 0 };
     xenshape_domstats st;
     xenshape__dom *d;
@@ -428,9 +433,6 @@ START_TEST(corrupt_copy_is_never_loaded)
     char path[300];
     int plain;
 
-    ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
-    ck_assert_int_eq(xenshape_domain_set_target(ctx, domid, 0), 0);
-    ck_assert(tu_run_until(ctx, ram_at_most, &c, 60000));
 
     /* Damage the stored copy of every data-bearing frame, through a
      * plain descriptor: the store's own is O_DIRECT. */
@@ -636,13 +638,10 @@ END_TEST
 START_TEST(unreadable_copy_is_never_loaded)
 {
     uint64_t frames = MIB_FRAMES(4);
-    uint32_t domid = new_dom(frames, 1, "idle");
+    uint32_t domid = new_dom_paged_out(frames);
     struct cond c = { domid, 0 };
     xenshape_domstats st;
 
-    ck_assert_int_eq(xenshape_domain_attach(ctx, domid), 0);
-    ck_assert_int_eq(xenshape_domain_set_target(ctx, domid, 0), 0);
-    ck_assert(tu_run_until(ctx, ram_at_most, &c, 60000));
     ck_assert_int_eq(xenshape_fault_set("store.read", 1, EIO, true), 0);
     ck_assert_int_eq(xenshape__sim_dom_workload(host, domid, "uniform"), 0);
     ck_assert(tu_run_until(ctx, corrupt_or_error, &c, 30000));
