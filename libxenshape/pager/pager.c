@@ -243,47 +243,6 @@ static void quarantine(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
 }
 
 /*
- * Load buf, read from the store under rec, into gfn, and release rec.
- * The check that gfn is still held under rec and the load are one step
- * under d->lock.  Between a store read and its load, another path (the
- * ring thread, or prefetch) may load the frame and release rec; the guest
- * may then write the frame, and eviction store and evict it again.
- * Loaded after that, the old copy would replace what the guest wrote.
- * Nothing that releases or replaces a record can run while the lock is
- * held, and the load is a single hypercall.
- *
- * Returns 1 if gfn was no longer held under rec (nothing done), else what
- * the load returned: 0 or -ENOENT (the frame is back, rec released),
- * -ENOMEM (counted; the caller retries), another negative errno.
- */
-static int load_if_held(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
-                        xenshape__store_rec rec, const void *buf, bool ref)
-{
-    int r;
-
-    pthread_mutex_lock(&d->lock);
-    if (d->gfn_rec[gfn] != rec) {
-        pthread_mutex_unlock(&d->lock);
-        return 1;
-    }
-    r = xenshape__hv_load(ctx->hv, d->domid, gfn, buf);
-    if (r == -ENOMEM) {
-        /* Xen had no RAM for the frame: the caller retries later, and
-         * the counter tells the operator why page-ins stall. */
-        d->st.load_nomem++;
-    } else if (r == 0 || r == -ENOENT) {
-        if (r == 0)
-            d->st.loaded++;
-        xenshape__track_admit(d, gfn);
-        if (ref)
-            xenshape__mark_ref(d, gfn);
-        release_locked(ctx, d, gfn, rec);
-    }
-    pthread_mutex_unlock(&d->lock);
-    return r;
-}
-
-/*
  * The page-in path proper: read and verify the frame's copy, load it,
  * release the record.  Returns 0 (loaded, or already back: ENOENT), a
  * negative errno from load, or -EIO when the copy could not be read or
@@ -317,13 +276,28 @@ static int load_held(xenshape_ctx *ctx, xenshape__dom *d, uint64_t gfn,
         pthread_mutex_unlock(&d->lock);
         return -EIO;
     }
-    r = load_if_held(ctx, d, gfn, rec, buf, true);
-    if (r == 1 || r == -ENOENT)
-        return 0;       /* back already, through another path */
-    if (r < 0 && r != -ENOMEM)
+    r = xenshape__hv_load(ctx->hv, d->domid, gfn, buf);
+    if (r == -ENOMEM) {
+        /* Xen had no RAM for the frame: the caller retries later, and
+         * the counter tells the operator why page-ins stall. */
+        pthread_mutex_lock(&d->lock);
+        d->st.load_nomem++;
+        pthread_mutex_unlock(&d->lock);
+        return r;
+    }
+    if (r < 0 && r != -ENOENT) {
         XSLOG(ctx->lg, ERROR, -r, "domain %u gfn 0x%llx: load",
               d->domid, (unsigned long long)gfn);
-    return r;
+        return r;
+    }
+    pthread_mutex_lock(&d->lock);
+    if (r == 0)
+        d->st.loaded++;
+    xenshape__track_admit(d, gfn);
+    xenshape__mark_ref(d, gfn);
+    release_locked(ctx, d, gfn, rec);
+    pthread_mutex_unlock(&d->lock);
+    return 0;
 }
 
 int xenshape__pager_load_gfn(xenshape_ctx *ctx, uint32_t domid, uint64_t gfn,
@@ -1476,8 +1450,11 @@ static int prefetch_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
             rc = rcs[i];
             continue;
         }
-        r = load_if_held(ctx, d, gfns[i], recs[i], bufs[i], false);
+        r = xenshape__hv_load(ctx->hv, d->domid, gfns[i], bufs[i]);
         if (r == -ENOMEM) {
+            pthread_mutex_lock(&d->lock);
+            d->st.load_nomem++;
+            pthread_mutex_unlock(&d->lock);
             rc = XENSHAPE_ENOMEM;
             break;
         }
@@ -1487,8 +1464,14 @@ static int prefetch_batch(xenshape_ctx *ctx, xenshape__dom *d, unsigned want,
             rc = xenshape__rc_from_errno(r);
             break;
         }
-        if (r == 0)
+        pthread_mutex_lock(&d->lock);
+        if (r == 0) {
+            d->st.loaded++;
             done++;
+        }
+        xenshape__track_admit(d, gfns[i]);
+        release_locked(ctx, d, gfns[i], recs[i]);
+        pthread_mutex_unlock(&d->lock);
     }
  out:
     *done_r = done;
